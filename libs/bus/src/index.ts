@@ -1,0 +1,12 @@
+export { Bus } from './bus.js';
+export type { BusOptions, OutgoingEvent, PublishOptions, Published, ServeOptions, Service } from './bus.js';
+export type { ConsumeOptions, Consumption, Delivery } from './consume.js';
+export {
+  BusError,
+  BusTimeoutError,
+  ConcurrencyConflictError,
+  NoRespondersError,
+  RemoteError,
+} from './errors.js';
+export type { BusErrorCode } from './errors.js';
+export type { BusLogger } from './logger.js';

@@ -1,0 +1,3 @@
+import { renderConfigDocs } from './render-docs.js';
+
+process.stdout.write(renderConfigDocs());

@@ -1,0 +1,38 @@
+export {
+  ConnectionBound,
+  ConnectionClosed,
+  ConnectionOpened,
+  EVENT_DEFINITIONS,
+  S2sClosed,
+  SmAckDelayed,
+  SmAcked,
+  SmEnabled,
+  SmHibernationEnded,
+  SmHibernationStanzaQueued,
+  SmHibernationStarted,
+  SmResumeFailed,
+  SmSessionTerminated,
+  SmSetHibernationDeadline,
+  SmUnackedDispose,
+  SmUnackedOutcome,
+  StanzaReceived,
+  StanzaSent,
+  sessionFilter,
+  sessionPartitionFilter,
+} from './catalog.js';
+export {
+  DecodeError,
+  decodeEvent,
+  decodeReply,
+  decodeRequest,
+  encodeEvent,
+  encodeReply,
+  encodeRequest,
+} from './codec.js';
+export type { AnyEvent, DataOf, DecodeErrorCode, Event, EventMetadata, EventOf, EventType } from './codec.js';
+export { defineCommand, defineEvent } from './definition.js';
+export type { CommandDefinition, EventDefinition, Upcaster } from './definition.js';
+export { SESSION_PARTITIONS, partitionOf } from './partition.js';
+export { STREAMS } from './streams.js';
+export type { StreamDeclaration, StreamKey } from './streams.js';
+export { SubjectTokenError, decodeToken, encodeToken } from './subject-token.js';

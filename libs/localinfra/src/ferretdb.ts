@@ -1,0 +1,50 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+import { launch, waitUntil, type ManagedProcess } from './child.js';
+import { canConnect, freePort } from './net.js';
+import { toolPath } from './repo.js';
+
+export interface FerretDbOptions {
+  /** Directory for the SQLite files and FerretDB's state (created if missing). */
+  readonly dataDir: string;
+  /** Listen port; omitted = a free port. */
+  readonly port?: number;
+  readonly host?: string;
+  readonly onLine?: (line: string) => void;
+}
+
+export interface RunningFerretDb {
+  readonly url: string;
+  readonly port: number;
+  readonly process: ManagedProcess;
+}
+
+/**
+ * Starts the pinned FerretDB (MongoDB wire protocol on SQLite) and waits until it accepts connections.
+ * Telemetry to its vendor is disabled and its debug HTTP listener is off: nothing may call out.
+ */
+export async function startFerretDb(options: FerretDbOptions): Promise<RunningFerretDb> {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? (await freePort(host));
+  const sqliteDir = path.join(options.dataDir, 'sqlite');
+  const stateDir = path.join(options.dataDir, 'state');
+  mkdirSync(sqliteDir, { recursive: true });
+  mkdirSync(stateDir, { recursive: true });
+  const process = launch({
+    name: 'ferretdb',
+    command: toolPath('ferretdb'),
+    args: [
+      '--telemetry=disable',
+      '--debug-addr=-',
+      '--handler=sqlite',
+      `--sqlite-url=file:${sqliteDir}/`,
+      `--state-dir=${stateDir}`,
+      `--listen-addr=${host}:${port}`,
+      '--log-level=warn',
+    ],
+    ...(options.onLine ? { onLine: options.onLine } : {}),
+  });
+  await waitUntil('TCP listener', () => canConnect(host, port), process);
+  return { url: `mongodb://${host}:${port}/`, port, process };
+}
