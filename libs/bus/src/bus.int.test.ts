@@ -71,7 +71,9 @@ describe('publish and consume', () => {
       }
       return Promise.resolve();
     });
-    await eventually(() => (seen.length === perSession * sessions.length ? true : undefined), { timeoutMs: 10_000 });
+    await eventually(() => (seen.length === perSession * sessions.length ? true : undefined), {
+      timeoutMs: 10_000,
+    });
     await consumption.stop();
 
     expect(failures).toBe(2);
@@ -102,9 +104,11 @@ describe('publish and consume', () => {
       await consumption.stop();
       return acks;
     };
-    for (const acked of [1, 2]) await bus.publish(SmAcked, { id: `${session}.${acked}`, data: { session, acked } });
+    for (const acked of [1, 2])
+      await bus.publish(SmAcked, { id: `${session}.${acked}`, data: { session, acked } });
     expect(await run(2)).toEqual([1, 2]);
-    for (const acked of [3, 4]) await bus.publish(SmAcked, { id: `${session}.${acked}`, data: { session, acked } });
+    for (const acked of [3, 4])
+      await bus.publish(SmAcked, { id: `${session}.${acked}`, data: { session, acked } });
     expect(await run(2)).toEqual([3, 4]);
   });
 
@@ -130,7 +134,11 @@ describe('optimistic concurrency', () => {
       { expectLastSubjectSequence: 0 },
     );
     await expect(
-      bus.publish(SmAcked, { id: `${session}.b`, data: { session, acked: 2 } }, { expectLastSubjectSequence: 0 }),
+      bus.publish(
+        SmAcked,
+        { id: `${session}.b`, data: { session, acked: 2 } },
+        { expectLastSubjectSequence: 0 },
+      ),
     ).rejects.toBeInstanceOf(ConcurrencyConflictError);
     const second = await bus.publish(
       SmAcked,
@@ -145,7 +153,9 @@ describe('request/reply', () => {
   const request = { session: 'sess-0001', deadline: '2026-11-21T10:05:00.000Z' };
 
   it('answers a command through a queue group', async () => {
-    const service = bus.serve(SmSetHibernationDeadline, (req) => Promise.resolve({ ok: true, deadline: req.deadline }));
+    const service = bus.serve(SmSetHibernationDeadline, (req) =>
+      Promise.resolve({ ok: true, deadline: req.deadline }),
+    );
     try {
       await expect(bus.request(SmSetHibernationDeadline, request)).resolves.toEqual({
         ok: true,
@@ -161,7 +171,9 @@ describe('request/reply', () => {
 
     const failing = bus.serve(SmSetHibernationDeadline, () => Promise.reject(new Error('store down')));
     try {
-      const failure: unknown = await bus.request(SmSetHibernationDeadline, request).catch((error: unknown) => error);
+      const failure: unknown = await bus
+        .request(SmSetHibernationDeadline, request)
+        .catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(RemoteError);
       expect((failure as RemoteError).remoteCode).toBe('500');
       const raw = await bus.nc.request(SmSetHibernationDeadline.subject, new TextEncoder().encode('{"x":1}'));

@@ -1,6 +1,4 @@
 import {
-  AckPolicy,
-  DeliverPolicy,
   DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
@@ -205,7 +203,10 @@ export class Bus {
   ): Promise<Reply> {
     return tracer.startActiveSpan(
       `send ${command.name}`,
-      { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': command.subject } },
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: { 'messaging.system': 'nats', 'messaging.destination.name': command.subject },
+      },
       async (span) => {
         try {
           const headers = natsHeaders();
@@ -262,7 +263,10 @@ export class Bus {
         void context.with(parent, () =>
           tracer.startActiveSpan(
             `process ${command.name}`,
-            { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': msg.subject } },
+            {
+              kind: SpanKind.CONSUMER,
+              attributes: { 'messaging.system': 'nats', 'messaging.destination.name': msg.subject },
+            },
             async (span) => {
               const fail = (code: '400' | '500', description: string): void => {
                 const headers = natsHeaders();
@@ -331,4 +335,3 @@ function mapPublishError(error: unknown, subject: string, expected: number | und
   }
   return error;
 }
-

@@ -74,13 +74,14 @@ export async function consume(
   try {
     await jsm.consumers.add(options.stream, config);
   } catch (error) {
-    if (!(error instanceof JetStreamApiError) || error.code !== CONSUMER_EXISTS_WITH_OTHER_CONFIG) throw error;
+    if (!(error instanceof JetStreamApiError) || error.code !== CONSUMER_EXISTS_WITH_OTHER_CONFIG)
+      throw error;
     await jsm.consumers.update(options.stream, options.durable, config);
   }
   const consumer = await js.consumers.get(options.stream, options.durable);
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
-  let stopping = false;
-  let wake: (() => void) | undefined;
+  // Mutated by stop(); an object so that TypeScript does not narrow the flag inside the loops.
+  const control: { stopping: boolean; wake?: () => void } = { stopping: false };
   const log = { stream: options.stream, durable: options.durable };
 
   const handle = async (msg: JsMsg): Promise<void> => {
@@ -95,7 +96,7 @@ export async function consume(
       return;
     }
     const delivery = { subject: msg.subject, streamSequence: msg.seq, deliveryCount: msg.info.deliveryCount };
-    for (let attempt = 0; !stopping; attempt++) {
+    for (let attempt = 0; !control.stopping; attempt++) {
       const ok = await context.with(extractContext(msg.headers), () =>
         tracer.startActiveSpan(
           `process ${event.type}`,
@@ -117,7 +118,10 @@ export async function consume(
               handlerFailures.add(1, { durable: options.durable, type: event.type });
               span.recordException(error as Error);
               span.setStatus({ code: SpanStatusCode.ERROR });
-              logger.warn({ ...log, err: error, type: event.type, seq: msg.seq, attempt }, 'event handler failed; retrying');
+              logger.warn(
+                { ...log, err: error, type: event.type, seq: msg.seq, attempt },
+                'event handler failed; retrying',
+              );
               return false;
             } finally {
               span.end();
@@ -131,7 +135,7 @@ export async function consume(
       }
       msg.working();
       await new Promise<void>((resolve) => {
-        wake = resolve;
+        control.wake = resolve;
         setTimeout(resolve, Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt));
       });
     }
@@ -140,7 +144,7 @@ export async function consume(
 
   const loop = (async () => {
     for await (const msg of messages) {
-      if (stopping) break;
+      if (control.stopping) break;
       await handle(msg);
     }
   })().catch((error: unknown) => {
@@ -149,8 +153,8 @@ export async function consume(
 
   return {
     stop: async () => {
-      stopping = true;
-      wake?.();
+      control.stopping = true;
+      control.wake?.();
       await messages.close();
       await loop;
     },

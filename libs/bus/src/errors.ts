@@ -1,10 +1,6 @@
 /** Errors of the bus library: each has a stable `code` and keeps the NATS error as `cause`. */
 export type BusErrorCode =
-  | 'HF_BUS_CONFLICT'
-  | 'HF_BUS_TIMEOUT'
-  | 'HF_BUS_NO_RESPONDERS'
-  | 'HF_BUS_REMOTE'
-  | 'HF_BUS_UNAVAILABLE';
+  'HF_BUS_CONFLICT' | 'HF_BUS_TIMEOUT' | 'HF_BUS_NO_RESPONDERS' | 'HF_BUS_REMOTE' | 'HF_BUS_UNAVAILABLE';
 
 export class BusError extends Error {
   override readonly name: string = 'BusError';

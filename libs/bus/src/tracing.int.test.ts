@@ -16,7 +16,12 @@ beforeAll(async () => {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
-  bus = await Bus.connect({ url: testInfrastructure().natsUrl, name: 'trace-test', node: 'n', logger: recordingLogger() });
+  bus = await Bus.connect({
+    url: testInfrastructure().natsUrl,
+    name: 'trace-test',
+    node: 'n',
+    logger: recordingLogger(),
+  });
   await bus.ensureStreams();
 });
 
@@ -59,12 +64,19 @@ describe('trace context over NATS', () => {
   });
 
   it('carries the trace into request handlers', async () => {
-    const service = bus.serve(SmSetHibernationDeadline, (req) => Promise.resolve({ ok: true, deadline: req.deadline }));
+    const service = bus.serve(SmSetHibernationDeadline, (req) =>
+      Promise.resolve({ ok: true, deadline: req.deadline }),
+    );
     exporter.reset();
-    await bus.request(SmSetHibernationDeadline, { session: 'sess-0001', deadline: '2026-11-21T10:05:00.000Z' });
+    await bus.request(SmSetHibernationDeadline, {
+      session: 'sess-0001',
+      deadline: '2026-11-21T10:05:00.000Z',
+    });
     await service.stop();
     const send = exporter.getFinishedSpans().find((span) => span.name === 'send sm.hibernation.set_deadline');
-    const handle = exporter.getFinishedSpans().find((span) => span.name === 'process sm.hibernation.set_deadline');
+    const handle = exporter
+      .getFinishedSpans()
+      .find((span) => span.name === 'process sm.hibernation.set_deadline');
     expect(send && handle).toBeTruthy();
     expect(handle?.parentSpanContext?.spanId).toBe(send?.spanContext().spanId);
   });

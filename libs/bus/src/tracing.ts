@@ -1,4 +1,11 @@
-import { context, propagation, trace, type Context, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  trace,
+  type Context,
+  type TextMapGetter,
+  type TextMapSetter,
+} from '@opentelemetry/api';
 import type { MsgHdrs } from '@nats-io/nats-core';
 
 /**
@@ -8,7 +15,9 @@ import type { MsgHdrs } from '@nats-io/nats-core';
 export const tracer = trace.getTracer('@holdfast/bus');
 
 const setter: TextMapSetter<MsgHdrs> = {
-  set: (carrier, key, value) => carrier.set(key, value),
+  set: (carrier, key, value) => {
+    carrier.set(key, value);
+  },
 };
 
 const getter: TextMapGetter<MsgHdrs | undefined> = {

@@ -77,7 +77,11 @@ describe('loadConfig', () => {
   });
 
   it('treats empty values as unset and trims whitespace', () => {
-    const { config } = loadConfig({ SM_HIBERNATION_TIME_S: '', SM_MAX_QUEUE_SIZE: ' 7 ', SM_LOCATION: 'x.example' });
+    const { config } = loadConfig({
+      SM_HIBERNATION_TIME_S: '',
+      SM_MAX_QUEUE_SIZE: ' 7 ',
+      SM_LOCATION: 'x.example',
+    });
     expect(config.hibernation_time_s).toBe(600);
     expect(config.max_queue_size).toBe(7);
     expect(config.location).toBe('x.example');

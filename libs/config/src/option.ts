@@ -56,7 +56,12 @@ export function bool(common: Common & { default: boolean }): Option<boolean> {
 }
 
 export function text(common: Common & { default: string }): Option<string> {
-  return { ...common, fallback: () => common.default, defaultDoc: JSON.stringify(common.default), parse: (raw) => raw };
+  return {
+    ...common,
+    fallback: () => common.default,
+    defaultDoc: JSON.stringify(common.default),
+    parse: (raw) => raw,
+  };
 }
 
 export function optionalText(common: Common): Option<string | undefined> {
@@ -85,7 +90,8 @@ function parseUrl(raw: string, protocols: readonly string[]): string {
   } catch {
     throw new Error(`expected a URL (${protocols.join(', ')})`);
   }
-  if (!protocols.includes(url.protocol)) throw new Error(`expected a URL with scheme ${protocols.join(' or ')}`);
+  if (!protocols.includes(url.protocol))
+    throw new Error(`expected a URL with scheme ${protocols.join(' or ')}`);
   return raw;
 }
 
@@ -99,7 +105,12 @@ export function url(common: Common & { default: string; protocols: readonly stri
 }
 
 export function optionalUrl(common: Common & { protocols: readonly string[] }): Option<string | undefined> {
-  return { ...common, fallback: () => undefined, defaultDoc: 'unset', parse: (raw) => parseUrl(raw, common.protocols) };
+  return {
+    ...common,
+    fallback: () => undefined,
+    defaultDoc: 'unset',
+    parse: (raw) => parseUrl(raw, common.protocols),
+  };
 }
 
 /** The host name: a node id that is stable across restarts of one container or machine. */

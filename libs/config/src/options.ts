@@ -18,7 +18,7 @@ export const OPTIONS = {
     group: infra,
     default: 'nats://127.0.0.1:4222',
     protocols: ['nats:', 'tls:'],
-    doc: 'NATS server (JetStream enabled); comma-free single URL',
+    doc: 'NATS server URL (JetStream enabled)',
   }),
   mongo_url: url({
     env: 'MONGO_URL',
@@ -40,6 +40,22 @@ export const OPTIONS = {
     default: 'info',
     doc: 'pino log level',
   }),
+  local_nats_port: int({
+    env: 'HOLDFAST_NATS_PORT',
+    group: infra,
+    default: 4222,
+    min: 1,
+    max: 65535,
+    doc: 'client port of the nats-server that `./holdfast up` starts (when NATS_URL is unset)',
+  }),
+  local_mongo_port: int({
+    env: 'HOLDFAST_MONGO_PORT',
+    group: infra,
+    default: 27017,
+    min: 1,
+    max: 65535,
+    doc: 'port of the FerretDB that `./holdfast up` starts (when MONGO_URL is unset)',
+  }),
   data_dir: text({
     env: 'HOLDFAST_DATA_DIR',
     group: infra,
@@ -57,7 +73,7 @@ export const OPTIONS = {
     env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
     group: otel,
     protocols: ['http:', 'https:'],
-    doc: 'OTLP/HTTP base endpoint (e.g. http://otel-collector:4318); unset = nothing is exported. The other standard OTEL_* variables (headers, protocol, sampler, resource attributes) are read by the OpenTelemetry SDK itself',
+    doc: 'OTLP/HTTP (protobuf) base endpoint, e.g. http://otel-collector:4318; unset = nothing is exported. OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER and OTEL_RESOURCE_ATTRIBUTES are read by the OpenTelemetry SDK itself',
   }),
   otel_exporter_otlp_traces_endpoint: optionalUrl({
     env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
@@ -122,7 +138,12 @@ export const OPTIONS = {
     min: 0,
     doc: 'h-records older than this are deleted (§5); 0 = no TTL',
   }),
-  enabled_s2s: bool({ env: 'SM_ENABLED_S2S', group: sm, default: true, doc: 'stream management on s2s links' }),
+  enabled_s2s: bool({
+    env: 'SM_ENABLED_S2S',
+    group: sm,
+    default: true,
+    doc: 'stream management on s2s links',
+  }),
   s2s_resend: bool({
     env: 'SM_S2S_RESEND',
     group: sm,
@@ -156,7 +177,12 @@ export const OPTIONS = {
     doc: 'upper bound for push-extended hibernation (§6)',
   }),
 
-  muc_watchdog_enabled: bool({ env: 'MUC_WATCHDOG_ENABLED', group: muc, default: true, doc: 'master switch' }),
+  muc_watchdog_enabled: bool({
+    env: 'MUC_WATCHDOG_ENABLED',
+    group: muc,
+    default: true,
+    doc: 'master switch',
+  }),
   ping_muc_delay_s: int({
     env: 'PING_MUC_DELAY_S',
     group: muc,
@@ -164,7 +190,13 @@ export const OPTIONS = {
     min: 1,
     doc: 'wait after an s2s close before probing',
   }),
-  ping_muc_timeout_s: int({ env: 'PING_MUC_TIMEOUT_S', group: muc, default: 120, min: 1, doc: 'per-ping deadline' }),
+  ping_muc_timeout_s: int({
+    env: 'PING_MUC_TIMEOUT_S',
+    group: muc,
+    default: 120,
+    min: 1,
+    doc: 'per-ping deadline',
+  }),
   ping_muc_max_attempts: int({
     env: 'PING_MUC_MAX_ATTEMPTS',
     group: muc,

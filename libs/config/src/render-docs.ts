@@ -1,7 +1,12 @@
 import type { Option, OptionGroup } from './option.js';
 import { OPTIONS } from './options.js';
 
-const GROUPS: readonly OptionGroup[] = ['infrastructure', 'telemetry', 'stream management', 'muc reliability'];
+const GROUPS: readonly OptionGroup[] = [
+  'infrastructure',
+  'telemetry',
+  'stream management',
+  'muc reliability',
+];
 
 const cell = (value: string): string => value.replaceAll('|', '\\|');
 
@@ -16,7 +21,12 @@ export function renderConfigDocs(): string {
     '`npm run docs:config`; a unit test fails when it is out of date.',
   ];
   for (const group of GROUPS) {
-    lines.push('', `## ${group[0]?.toUpperCase()}${group.slice(1)}`, '', '| key | variable | default | meaning |');
+    lines.push(
+      '',
+      `## ${group[0]?.toUpperCase()}${group.slice(1)}`,
+      '',
+      '| key | variable | default | meaning |',
+    );
     lines.push('| --- | --- | --- | --- |');
     for (const [key, option] of entries.filter(([, o]) => o.group === group)) {
       lines.push(`| \`${key}\` | \`${option.env}\` | ${cell(option.defaultDoc)} | ${cell(option.doc)} |`);

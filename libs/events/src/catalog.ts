@@ -102,7 +102,10 @@ export const SmUnackedOutcome = sessionEvent('sm.unacked_outcome', {
 });
 
 /** Never carries the SM-ID in clear (spec §6). */
-export const SmResumeFailed = sessionEvent('sm.resume_failed', { bareJid: jid, condition: z.string().min(1) });
+export const SmResumeFailed = sessionEvent('sm.resume_failed', {
+  bareJid: jid,
+  condition: z.string().min(1),
+});
 
 export const SmAcked = sessionEvent('sm.acked', { acked: counter });
 

@@ -62,7 +62,9 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
 function check<T>(schema: z.ZodType<T>, value: unknown, code: DecodeErrorCode, what: string): T {
   const result = schema.safeParse(value);
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const issues = result.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
     throw new DecodeError(code, `${what}: ${issues.join('; ')}`);
   }
   return result.data;
@@ -75,7 +77,9 @@ export function encodeEvent<Type extends string, Data>(
 ): Uint8Array {
   const data = check(definition.schema, event.data, 'HF_EVENT_INVALID', definition.type);
   const { id, at, node } = event.metadata;
-  return encoder.encode(JSON.stringify({ type: definition.type, version: definition.version, id, at, node, data }));
+  return encoder.encode(
+    JSON.stringify({ type: definition.type, version: definition.version, id, at, node, data }),
+  );
 }
 
 interface WireEvent {
@@ -105,7 +109,8 @@ export function decodeEvent(bytes: Uint8Array): AnyEvent {
   const wire = parseJson(bytes, 'event');
   if (!isWireEvent(wire)) throw new DecodeError('HF_EVENT_INVALID', 'event envelope is incomplete');
   const definition = byType.get(wire.type);
-  if (definition === undefined) throw new DecodeError('HF_EVENT_UNKNOWN_TYPE', `unknown event type ${wire.type}`);
+  if (definition === undefined)
+    throw new DecodeError('HF_EVENT_UNKNOWN_TYPE', `unknown event type ${wire.type}`);
   if (wire.version > definition.version || wire.version < 1) {
     throw new DecodeError(
       'HF_EVENT_FROM_FUTURE',
@@ -127,12 +132,23 @@ export function decodeEvent(bytes: Uint8Array): AnyEvent {
   } as AnyEvent;
 }
 
-export function encodeRequest<Req, Rep>(command: CommandDefinition<string, Req, Rep>, request: Req): Uint8Array {
+export function encodeRequest<Req, Rep>(
+  command: CommandDefinition<string, Req, Rep>,
+  request: Req,
+): Uint8Array {
   return encoder.encode(JSON.stringify(check(command.request, request, 'HF_MESSAGE_INVALID', command.name)));
 }
 
-export function decodeRequest<Req, Rep>(command: CommandDefinition<string, Req, Rep>, bytes: Uint8Array): Req {
-  return check(command.request, parseJson(bytes, command.name), 'HF_MESSAGE_INVALID', `${command.name} request`);
+export function decodeRequest<Req, Rep>(
+  command: CommandDefinition<string, Req, Rep>,
+  bytes: Uint8Array,
+): Req {
+  return check(
+    command.request,
+    parseJson(bytes, command.name),
+    'HF_MESSAGE_INVALID',
+    `${command.name} request`,
+  );
 }
 
 export function encodeReply<Req, Rep>(command: CommandDefinition<string, Req, Rep>, reply: Rep): Uint8Array {

@@ -37,7 +37,12 @@ describe('event codec', () => {
   });
 
   it('rejects garbage, unknown types, future versions and invalid payloads with distinct codes', () => {
-    const wire = { type: 'sm.enabled', version: 1, ...metadata, data: { session: 'sess-0001', jid: 'a@b', resumable: true } };
+    const wire = {
+      type: 'sm.enabled',
+      version: 1,
+      ...metadata,
+      data: { session: 'sess-0001', jid: 'a@b', resumable: true },
+    };
     const cases: [Uint8Array, string][] = [
       [new TextEncoder().encode('{not json'), 'HF_EVENT_NOT_JSON'],
       [bytes({ ...wire, type: 'sm.nope' }), 'HF_EVENT_UNKNOWN_TYPE'],
@@ -71,10 +76,16 @@ describe('event codec', () => {
 describe('command codec', () => {
   it('validates requests and replies on both ends', () => {
     const request = { session: 'sess-0001', deadline: '2026-11-21T10:05:00.000Z' };
-    expect(JSON.parse(new TextDecoder().decode(encodeRequest(SmSetHibernationDeadline, request)))).toEqual(request);
-    expect(() => encodeRequest(SmSetHibernationDeadline, { ...request, deadline: 'soon' })).toThrow(DecodeError);
+    expect(JSON.parse(new TextDecoder().decode(encodeRequest(SmSetHibernationDeadline, request)))).toEqual(
+      request,
+    );
+    expect(() => encodeRequest(SmSetHibernationDeadline, { ...request, deadline: 'soon' })).toThrow(
+      DecodeError,
+    );
     const reply = { ok: false as const, reason: 'not-hibernating' as const };
-    expect(decodeReply(SmSetHibernationDeadline, encodeReply(SmSetHibernationDeadline, reply))).toEqual(reply);
+    expect(decodeReply(SmSetHibernationDeadline, encodeReply(SmSetHibernationDeadline, reply))).toEqual(
+      reply,
+    );
     expect(() => decodeReply(SmSetHibernationDeadline, bytes({ ok: true }))).toThrow(DecodeError);
   });
 });

@@ -26,7 +26,8 @@ export function encodeToken(value: string): string {
 }
 
 export function decodeToken(token: string): string {
-  if (!ENCODED.test(token)) throw new SubjectTokenError(`not an encoded subject token: ${JSON.stringify(token)}`);
+  if (!ENCODED.test(token))
+    throw new SubjectTokenError(`not an encoded subject token: ${JSON.stringify(token)}`);
   const bytes: number[] = [];
   for (let i = 0; i < token.length; i++) {
     if (token[i] === '=') {

@@ -84,7 +84,9 @@ export async function waitUntil(
   });
   while (Date.now() < deadline) {
     if (exitCode !== undefined) {
-      throw new Error(`${process.name} exited (code ${String(exitCode)}) before ${what}:\n${process.recentOutput()}`);
+      throw new Error(
+        `${process.name} exited (code ${String(exitCode)}) before ${what}:\n${process.recentOutput()}`,
+      );
     }
     if (await check()) return;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

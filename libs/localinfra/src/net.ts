@@ -23,8 +23,14 @@ export async function canConnect(host: string, port: number, timeoutMs = 1000): 
       socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(timeoutMs, () => finish(false));
-    socket.once('connect', () => finish(true));
-    socket.once('error', () => finish(false));
+    socket.setTimeout(timeoutMs, () => {
+      finish(false);
+    });
+    socket.once('connect', () => {
+      finish(true);
+    });
+    socket.once('error', () => {
+      finish(false);
+    });
   });
 }

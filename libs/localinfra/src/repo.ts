@@ -26,7 +26,9 @@ export function pinnedVersions(root: string = repoRoot()): Readonly<Record<strin
 export function toolPath(name: 'nats-server' | 'ferretdb', root: string = repoRoot()): string {
   const file = path.join(root, '.tools', 'bin', name);
   if (!existsSync(file)) {
-    throw new Error(`${file} is missing: run ./holdfast setup (or set NATS_URL / MONGO_URL to existing servers)`);
+    throw new Error(
+      `${file} is missing: run ./holdfast setup (or set NATS_URL / MONGO_URL to existing servers)`,
+    );
   }
   return file;
 }

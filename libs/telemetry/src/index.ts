@@ -1,0 +1,4 @@
+export { startTelemetry } from './telemetry.js';
+export type { Telemetry, TelemetryConfig, TelemetryOptions } from './telemetry.js';
+export { createLogger } from './logger.js';
+export type { Logger, LoggerOptions } from './logger.js';
