@@ -20,6 +20,14 @@ export const OPTIONS = {
     protocols: ['nats:', 'tls:'],
     doc: 'NATS server URL (JetStream enabled)',
   }),
+  nats_stream_replicas: int({
+    env: 'NATS_STREAM_REPLICAS',
+    group: infra,
+    default: 1,
+    min: 1,
+    max: 5,
+    doc: 'JetStream replicas of the streams Holdfast declares (3 in a NATS cluster of 3)',
+  }),
   mongo_url: url({
     env: 'MONGO_URL',
     group: infra,
