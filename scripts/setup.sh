@@ -52,7 +52,8 @@ install_node() {
       die "npm pack $pkg@$NODE_VERSION failed" "check that the npm registry is reachable"
     local tgz got
     tgz=$(ls "$tmp"/*.tgz)
-    got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+    # The npm registry's integrity string; computed with the system Node.js that npm itself runs on.
+    got=$(node -e 'const c=require("crypto"),f=require("fs");process.stdout.write("sha512-"+c.createHash("sha512").update(f.readFileSync(process.argv[1])).digest("base64"))' "$tgz")
     [ "$got" = "${!integrity_var}" ] || die "integrity mismatch for $pkg@$NODE_VERSION: $got" \
       "check scripts/versions.env against 'npm view $pkg@$NODE_VERSION dist.integrity'"
     mkdir -p "$dir"
