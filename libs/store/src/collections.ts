@@ -1,3 +1,5 @@
+import type { UserScramCredentials } from '@holdfast/sasl';
+
 import { defineCollection } from './collection.js';
 
 /**
@@ -6,21 +8,11 @@ import { defineCollection } from './collection.js';
  * (FerretDB 1.x has no multi-document transactions).
  */
 
-/** RFC 5802 salted credential: the server never stores the password, only what SCRAM needs. */
-export interface ScramCredential {
-  /** Base64. */
-  readonly salt: string;
-  readonly iterations: number;
-  /** Base64 of H(ClientKey). */
-  readonly storedKey: string;
-  /** Base64 of HMAC(SaltedPassword, "Server Key"). */
-  readonly serverKey: string;
-}
-
 export interface UserDocument {
   /** The bare JID, normalised (RFC 7622). */
   readonly _id: string;
-  readonly scram: { readonly 'SCRAM-SHA-1': ScramCredential; readonly 'SCRAM-SHA-256': ScramCredential };
+  /** RFC 5802 salted credentials: the server never stores the password, only what SCRAM needs. */
+  readonly scram: UserScramCredentials;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
