@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STREAMS, SmAcked, SmSetHibernationDeadline, sessionFilter, type AnyEvent } from '@holdfast/events';
+import {
+  GatewayDeliver,
+  STREAMS,
+  SmAcked,
+  SmSetHibernationDeadline,
+  sessionFilter,
+  type AnyEvent,
+} from '@holdfast/events';
 import { eventually, recordingLogger, testInfrastructure, uniqueId } from '@holdfast/testing';
 
 import { Bus } from './bus.js';
@@ -192,6 +199,35 @@ describe('request/reply', () => {
       );
     } finally {
       await slow.stop();
+    }
+  });
+
+  it('addresses a targeted command to one instance', async () => {
+    const seen: string[] = [];
+    const services = ['gw-a', 'gw-b'].map((target) =>
+      bus.serve(
+        GatewayDeliver,
+        (req) => {
+          seen.push(`${target}:${req.to}`);
+          return Promise.resolve({ delivered: true });
+        },
+        { target },
+      ),
+    );
+    try {
+      const stanza = "<message to='b@x/r'/>";
+      await expect(bus.request(GatewayDeliver, { to: 'b@x/r', stanza }, { target: 'gw-b' })).resolves.toEqual(
+        {
+          delivered: true,
+        },
+      );
+      expect(seen).toEqual(['gw-b:b@x/r']);
+      await expect(
+        bus.request(GatewayDeliver, { to: 'b@x/r', stanza }, { target: 'gw-c' }),
+      ).rejects.toBeInstanceOf(NoRespondersError);
+      await expect(bus.request(GatewayDeliver, { to: 'b@x/r', stanza })).rejects.toThrow('needs target');
+    } finally {
+      await Promise.all(services.map((service) => service.stop()));
     }
   });
 });

@@ -22,6 +22,7 @@ import { connect } from '@nats-io/transport-node';
 import { SpanKind, SpanStatusCode, context } from '@opentelemetry/api';
 import {
   STREAMS,
+  commandSubject,
   decodeReply,
   decodeRequest,
   encodeEvent,
@@ -69,6 +70,14 @@ export interface OutgoingEvent<Data> {
 export interface ServeOptions {
   /** Queue group: each request reaches one member. Default: the command name. */
   readonly queue?: string;
+  /** For a targeted command: the target this process answers for (e.g. its node id). */
+  readonly target?: string;
+}
+
+export interface RequestOptions {
+  readonly timeoutMs?: number;
+  /** For a targeted command: the instance to ask. */
+  readonly target?: string;
 }
 
 export interface Service {
@@ -199,13 +208,14 @@ export class Bus {
   async request<Request, Reply>(
     command: CommandDefinition<string, Request, Reply>,
     request: Request,
-    { timeoutMs = 1000 }: { timeoutMs?: number } = {},
+    { timeoutMs = 1000, target }: RequestOptions = {},
   ): Promise<Reply> {
+    const subject = commandSubject(command, target);
     return tracer.startActiveSpan(
       `send ${command.name}`,
       {
         kind: SpanKind.PRODUCER,
-        attributes: { 'messaging.system': 'nats', 'messaging.destination.name': command.subject },
+        attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject },
       },
       async (span) => {
         try {
@@ -213,22 +223,22 @@ export class Bus {
           injectContext(headers);
           let reply;
           try {
-            reply = await this.nc.request(command.subject, encodeRequest(command, request), {
+            reply = await this.nc.request(subject, encodeRequest(command, request), {
               timeout: timeoutMs,
               headers,
             });
           } catch (error) {
             if (error instanceof NatsNoResponders || hasCause(error, NatsNoResponders)) {
-              throw new NoRespondersError(command.subject, { cause: error });
+              throw new NoRespondersError(subject, { cause: error });
             }
             if (error instanceof NatsTimeout || hasCause(error, NatsTimeout)) {
-              throw new BusTimeoutError(command.subject, { cause: error });
+              throw new BusTimeoutError(subject, { cause: error });
             }
             throw error;
           }
           const remoteCode = reply.headers?.get(SERVICE_ERROR_CODE);
           if (remoteCode) {
-            throw new RemoteError(command.subject, remoteCode, reply.headers?.get(SERVICE_ERROR) ?? '');
+            throw new RemoteError(subject, remoteCode, reply.headers?.get(SERVICE_ERROR) ?? '');
           }
           return decodeReply(command, reply.data);
         } catch (error) {
@@ -252,11 +262,12 @@ export class Bus {
     options: ServeOptions = {},
   ): Service {
     const logger = this.options.logger;
-    const subscription = this.nc.subscribe(command.subject, {
+    const subject = commandSubject(command, options.target);
+    const subscription = this.nc.subscribe(subject, {
       queue: options.queue ?? command.name,
       callback: (error, msg) => {
         if (error) {
-          logger.error({ err: error, subject: command.subject }, 'subscription failed');
+          logger.error({ err: error, subject }, 'subscription failed');
           return;
         }
         const parent = extractContext(msg.headers);

@@ -1,5 +1,13 @@
 export { Bus } from './bus.js';
-export type { BusOptions, OutgoingEvent, PublishOptions, Published, ServeOptions, Service } from './bus.js';
+export type {
+  BusOptions,
+  OutgoingEvent,
+  PublishOptions,
+  Published,
+  RequestOptions,
+  ServeOptions,
+  Service,
+} from './bus.js';
 export type { ConsumeOptions, Consumption, Delivery } from './consume.js';
 export {
   BusError,

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 
-export type OptionGroup = 'infrastructure' | 'telemetry' | 'stream management' | 'muc reliability';
+export type OptionGroup =
+  'infrastructure' | 'telemetry' | 'gateway' | 'stream management' | 'muc reliability';
 
 /** One configuration option: where it comes from, what it means, how it is parsed. */
 export interface Option<T> {

@@ -4,6 +4,7 @@ const infra = 'infrastructure' as const;
 const otel = 'telemetry' as const;
 const sm = 'stream management' as const;
 const muc = 'muc reliability' as const;
+const gw = 'gateway' as const;
 const DAY = 86_400;
 
 /**
@@ -88,6 +89,96 @@ export const OPTIONS = {
     group: otel,
     protocols: ['http:', 'https:'],
     doc: 'OTLP/HTTP traces endpoint, overriding the base endpoint for traces',
+  }),
+
+  xmpp_domain: text({
+    env: 'XMPP_DOMAIN',
+    group: gw,
+    default: 'localhost',
+    doc: 'the XMPP domain this cluster serves (the server JID)',
+  }),
+  c2s_host: text({
+    env: 'C2S_HOST',
+    group: gw,
+    default: '127.0.0.1',
+    doc: 'address the c2s and WebSocket listeners bind to (0.0.0.0 in containers)',
+  }),
+  c2s_port: int({
+    env: 'C2S_PORT',
+    group: gw,
+    default: 5222,
+    min: 0,
+    max: 65535,
+    doc: 'c2s TCP port (STARTTLS); 0 = any free port',
+  }),
+  c2s_direct_tls_port: int({
+    env: 'C2S_DIRECT_TLS_PORT',
+    group: gw,
+    default: -1,
+    min: -1,
+    max: 65535,
+    doc: 'c2s direct TLS port (XEP-0368); -1 = off, 0 = any free port',
+  }),
+  websocket_port: int({
+    env: 'XMPP_WEBSOCKET_PORT',
+    group: gw,
+    default: 5280,
+    min: -1,
+    max: 65535,
+    doc: 'WebSocket (RFC 7395) port, path /xmpp-websocket; -1 = off, 0 = any free port',
+  }),
+  c2s_require_encryption: bool({
+    env: 'C2S_REQUIRE_ENCRYPTION',
+    group: gw,
+    default: true,
+    doc: 'require STARTTLS before authentication on c2s TCP (false only for tests and benchmarks)',
+  }),
+  tls_cert_file: optionalText({
+    env: 'TLS_CERT_FILE',
+    group: gw,
+    doc: 'PEM certificate chain for c2s TLS; unset = a self-signed certificate generated at start',
+  }),
+  tls_key_file: optionalText({ env: 'TLS_KEY_FILE', group: gw, doc: 'PEM private key for TLS_CERT_FILE' }),
+  allow_plain_without_tls: bool({
+    env: 'SASL_ALLOW_PLAIN_WITHOUT_TLS',
+    group: gw,
+    default: false,
+    doc: 'offer SASL PLAIN on unencrypted streams',
+  }),
+  max_stanza_size: int({
+    env: 'MAX_STANZA_SIZE',
+    group: gw,
+    default: 262_144,
+    min: 1024,
+    doc: 'largest stanza accepted, in bytes; larger ones end the stream with policy-violation',
+  }),
+  max_offline_messages: int({
+    env: 'MAX_OFFLINE_MESSAGES',
+    group: gw,
+    default: 1000,
+    min: 0,
+    doc: 'offline messages kept per user (XEP-0160); 0 disables offline storage',
+  }),
+  auth_max_failures: int({
+    env: 'AUTH_MAX_FAILURES',
+    group: gw,
+    default: 5,
+    min: 1,
+    doc: 'failed authentications per client address and per account within AUTH_FAILURE_WINDOW_S before further attempts are refused',
+  }),
+  auth_failure_window_s: int({
+    env: 'AUTH_FAILURE_WINDOW_S',
+    group: gw,
+    default: 300,
+    min: 1,
+    doc: 'window for AUTH_MAX_FAILURES',
+  }),
+  max_connections_per_ip: int({
+    env: 'MAX_CONNECTIONS_PER_IP',
+    group: gw,
+    default: 64,
+    min: 1,
+    doc: 'concurrent client connections accepted per remote address',
   }),
 
   hibernation_time_s: int({

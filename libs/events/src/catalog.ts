@@ -162,3 +162,20 @@ export const SmSetHibernationDeadline = defineCommand({
     z.object({ ok: z.literal(false), reason: z.enum(['not-hibernating', 'unknown-session']) }),
   ]),
 });
+
+/** Delivers a stanza to a session bound on one gateway (the target: its node id). */
+export const GatewayDeliver = defineCommand({
+  name: 'gateway.deliver',
+  targeted: true,
+  request: z.object({ to: jid, stanza }),
+  /** `delivered: false`: no such session there any more; the sender re-routes. */
+  reply: z.object({ delivered: z.boolean() }),
+});
+
+/** Ends a session on one gateway with a stream error, e.g. `conflict` when its resource is bound elsewhere. */
+export const GatewayKick = defineCommand({
+  name: 'gateway.kick',
+  targeted: true,
+  request: z.object({ jid, session: sessionId, condition: z.string().min(1) }),
+  reply: z.object({ closed: z.boolean() }),
+});

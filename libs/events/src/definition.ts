@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 
 import type { StreamKey } from './streams.js';
+import { encodeToken } from './subject-token.js';
 
 /** Turns the payload of version `n` into the payload of version `n + 1`. */
 export type Upcaster = (data: unknown) => unknown;
@@ -32,11 +33,16 @@ export function defineEvent<const Type extends string, Data>(definition: {
   return { kind: 'event', upcasters: {}, ...definition };
 }
 
-/** A request/reply command over core NATS (not stored): subject, request and reply schemas. */
+/**
+ * A request/reply command over core NATS (not stored): subject, request and reply schemas. A targeted
+ * command is addressed to one instance (e.g. the gateway holding a session): its subject gets the
+ * encoded target as a last token.
+ */
 export interface CommandDefinition<Name extends string = string, Request = unknown, Reply = unknown> {
   readonly kind: 'command';
   readonly name: Name;
   readonly subject: string;
+  readonly targeted: boolean;
   readonly request: z.ZodType<Request>;
   readonly reply: z.ZodType<Reply>;
 }
@@ -45,6 +51,15 @@ export function defineCommand<const Name extends string, Request, Reply>(definit
   name: Name;
   request: z.ZodType<Request>;
   reply: z.ZodType<Reply>;
+  targeted?: boolean;
 }): CommandDefinition<Name, Request, Reply> {
-  return { kind: 'command', subject: `hf.cmd.${definition.name}`, ...definition };
+  return { kind: 'command', subject: `hf.cmd.${definition.name}`, targeted: false, ...definition };
+}
+
+/** The subject a command is sent on: its own, or for a targeted command, the target's. */
+export function commandSubject(command: CommandDefinition, target: string | undefined): string {
+  if (command.targeted !== (target !== undefined)) {
+    throw new Error(`${command.name}: ${command.targeted ? 'needs' : 'takes no'} target`);
+  }
+  return target === undefined ? command.subject : `${command.subject}.${encodeToken(target)}`;
 }

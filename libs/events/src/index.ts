@@ -3,6 +3,8 @@ export {
   ConnectionClosed,
   ConnectionOpened,
   EVENT_DEFINITIONS,
+  GatewayDeliver,
+  GatewayKick,
   S2sClosed,
   SmAckDelayed,
   SmAcked,
@@ -30,7 +32,7 @@ export {
   encodeRequest,
 } from './codec.js';
 export type { AnyEvent, DataOf, DecodeErrorCode, Event, EventMetadata, EventOf, EventType } from './codec.js';
-export { defineCommand, defineEvent } from './definition.js';
+export { commandSubject, defineCommand, defineEvent } from './definition.js';
 export type { CommandDefinition, EventDefinition, Upcaster } from './definition.js';
 export { SESSION_PARTITIONS, partitionOf } from './partition.js';
 export { STREAMS } from './streams.js';
