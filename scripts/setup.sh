@@ -104,7 +104,36 @@ install_ferretdb() {
   place "$dir/ferretdb" "$tools/bin/ferretdb"
 }
 
+# Integration tests drive real XMPP clients, among them slixmpp from Debian's python3-slixmpp, run with
+# Debian's own /usr/bin/python3 (a pyenv or venv python3 on PATH does not see Debian's packages). Optional:
+# without root or apt-get this only warns, and the tests that need slixmpp fail saying what to install.
+slixmpp_importable() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -I -c 'import slixmpp' >/dev/null 2>&1; }
+
+install_slixmpp() {
+  slixmpp_importable && return 0
+  local remedy="as root: apt-get update && apt-get install -y --no-install-recommends python3-slixmpp"
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    say "warning: /usr/bin/python3 cannot import slixmpp; the slixmpp integration tests will fail"
+    say "remedy: $remedy (Debian/Ubuntu), then rerun ./holdfast setup"
+    return 0
+  fi
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-slixmpp)
+  say "installing python3-slixmpp (apt-get) for the XMPP client integration tests"
+  # Try the existing package lists first; refresh them once only if that fails (e.g. none downloaded yet).
+  if ! "${apt[@]}" >/dev/null 2>&1; then
+    apt-get update -qq || say "warning: apt-get update failed"
+    "${apt[@]}" >/dev/null || true
+  fi
+  if slixmpp_importable; then
+    say "slixmpp $(/usr/bin/python3 -I -c 'import slixmpp; print(slixmpp.__version__)' 2>/dev/null) -> /usr/bin/python3"
+  else
+    say "warning: installing python3-slixmpp failed; the slixmpp integration tests will fail"
+    say "remedy: $remedy"
+  fi
+}
+
 install_node
 install_nats
 install_ferretdb
+install_slixmpp
 say "tools ready: node $NODE_VERSION, nats-server $NATS_SERVER_VERSION, ferretdb $FERRETDB_VERSION"

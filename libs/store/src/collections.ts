@@ -19,4 +19,19 @@ export interface UserDocument {
 
 export const Users = defineCollection<UserDocument>({ name: 'users' });
 
-export const COLLECTIONS = [Users] as const;
+/** XEP-0160 offline storage: messages for a user with no available resource, in arrival order. */
+export interface OfflineMessageDocument {
+  readonly _id: string;
+  /** The recipient's bare JID. */
+  readonly owner: string;
+  /** The message as XML, already stamped with its XEP-0203 delay. */
+  readonly stanza: string;
+  readonly storedAt: Date;
+}
+
+export const OfflineMessages = defineCollection<OfflineMessageDocument>({
+  name: 'offline_messages',
+  indexes: [{ name: 'owner_storedAt', key: { owner: 1, storedAt: 1 } }],
+});
+
+export const COLLECTIONS = [Users, OfflineMessages] as const;

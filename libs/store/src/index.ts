@@ -1,7 +1,7 @@
 export { defineCollection } from './collection.js';
 export type { CollectionDefinition, DocumentOf, IndexDeclaration } from './collection.js';
-export { COLLECTIONS, Users } from './collections.js';
-export type { UserDocument } from './collections.js';
+export { COLLECTIONS, OfflineMessages, Users } from './collections.js';
+export type { OfflineMessageDocument, UserDocument } from './collections.js';
 export {
   DuplicateKeyError,
   StoreError,

@@ -37,5 +37,5 @@ export {
 export type { StreamErrorCondition, StreamErrorOptions } from './stream-error.js';
 export { STREAM_PARSER_DEFAULTS, StreamParser } from './stream-parser.js';
 export type { StreamParserHandler, StreamParserMode, StreamParserOptions } from './stream-parser.js';
-export { Element, xml } from './xml.js';
+export { Element, cloneElement, xml } from './xml.js';
 export type { ElementConstructor, XmlAttrs, XmlBuilderAttrs, XmlChild, XmlNode } from './xml.js';

@@ -162,3 +162,16 @@ describe('stream headers', () => {
     );
   });
 });
+
+describe('cloneElement', () => {
+  it('copies deeply, so a change to the copy leaves the original alone', async () => {
+    const { cloneElement, xml: build } = await import('./xml.js');
+    const original = build('message', { to: 'a@b' }, build('body', {}, 'hi'));
+    const copy = cloneElement(original);
+    copy.attrs.to = 'c@d';
+    copy.getChild('body')?.children.splice(0, 1, 'changed');
+    expect(original.attrs.to).toBe('a@b');
+    expect(original.getChildText('body')).toBe('hi');
+    expect(copy.getChildText('body')).toBe('changed');
+  });
+});

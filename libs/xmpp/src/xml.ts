@@ -62,3 +62,12 @@ export const Element: ElementConstructor = lib.Element;
 export function xml(name: string, attrs?: XmlBuilderAttrs | null, ...children: XmlChild[]): Element {
   return lib.createElement(name, attrs ? { ...attrs } : attrs, ...children);
 }
+
+/** A deep copy: stanzas are rewritten (stamped, addressed) on copies, never on what others hold. */
+export function cloneElement(element: Element): Element {
+  return xml(
+    element.name,
+    { ...element.attrs },
+    ...element.children.map((child) => (typeof child === 'string' ? child : cloneElement(child))),
+  );
+}

@@ -1,0 +1,138 @@
+import type { Bus } from '@holdfast/bus';
+import type { Config } from '@holdfast/config';
+import type { Store } from '@holdfast/store';
+
+import { Accounts } from './auth/accounts.js';
+import { Gateway } from './gateway.js';
+import { OfflineStore } from './offline/offline-store.js';
+import type { ResourceRegistry } from './routing/registry.js';
+import type { StreamLogger } from './stream/c2s-stream.js';
+import { loadOrGenerateCertificate } from './transport/certificate.js';
+import { startTcpListener } from './transport/tcp.js';
+import { startWebSocketListener } from './transport/websocket.js';
+
+export type GatewayConfig = Pick<
+  Config,
+  | 'node_id'
+  | 'xmpp_domain'
+  | 'c2s_host'
+  | 'c2s_port'
+  | 'c2s_direct_tls_port'
+  | 'websocket_port'
+  | 'c2s_require_encryption'
+  | 'tls_cert_file'
+  | 'tls_key_file'
+  | 'allow_plain_without_tls'
+  | 'max_stanza_size'
+  | 'max_offline_messages'
+  | 'auth_max_failures'
+  | 'auth_failure_window_s'
+  | 'max_connections_per_ip'
+>;
+
+export interface AppDeps {
+  readonly config: GatewayConfig;
+  readonly bus: Bus;
+  readonly store: Store;
+  readonly registry: ResourceRegistry;
+  readonly logger: StreamLogger;
+}
+
+export interface Listening {
+  readonly c2sPort: number;
+  readonly directTlsPort: number | undefined;
+  readonly websocketUrl: string | undefined;
+}
+
+export interface GatewayApp {
+  readonly gateway: Gateway;
+  /** Starts answering commands and accepting connections. */
+  listen(): Promise<Listening>;
+  /** Ends every stream with `system-shutdown`, then stops listening. */
+  close(): Promise<void>;
+}
+
+/** Wires the gateway without side effects: nothing listens or subscribes until `listen`. */
+export function build(deps: AppDeps): GatewayApp {
+  const { config } = deps;
+  const gateway = new Gateway(
+    {
+      node: config.node_id,
+      domain: config.xmpp_domain,
+      requireEncryption: config.c2s_require_encryption,
+      allowPlainWithoutTls: config.allow_plain_without_tls,
+      maxStanzaSize: config.max_stanza_size,
+      authMaxFailures: config.auth_max_failures,
+      authFailureWindowS: config.auth_failure_window_s,
+    },
+    {
+      bus: deps.bus,
+      registry: deps.registry,
+      accounts: new Accounts(deps.store, config.xmpp_domain),
+      offline: new OfflineStore(deps.store, config.xmpp_domain, config.max_offline_messages),
+      logger: deps.logger,
+    },
+  );
+  const closers: (() => Promise<void>)[] = [];
+  return {
+    gateway,
+    listen: async () => {
+      const certificate = await loadOrGenerateCertificate({
+        certFile: config.tls_cert_file,
+        keyFile: config.tls_key_file,
+        domain: config.xmpp_domain,
+      });
+      if (certificate.generated) {
+        deps.logger.warn(
+          { fingerprint256: certificate.fingerprint256 },
+          'no TLS_CERT_FILE: serving a self-signed certificate generated at start',
+        );
+      }
+      const tls = { cert: certificate.cert, key: certificate.key };
+      gateway.start();
+      const onConnection = (transport: Parameters<Gateway['accept']>[0]): void => {
+        gateway.accept(transport);
+      };
+      const c2s = await startTcpListener({
+        host: config.c2s_host,
+        port: config.c2s_port,
+        starttls: tls,
+        logger: deps.logger,
+        maxConnectionsPerIp: config.max_connections_per_ip,
+        onConnection,
+      });
+      closers.push(() => c2s.close());
+      let directTlsPort: number | undefined;
+      if (config.c2s_direct_tls_port >= 0) {
+        const direct = await startTcpListener({
+          host: config.c2s_host,
+          port: config.c2s_direct_tls_port,
+          directTls: tls,
+          starttls: tls,
+          logger: deps.logger,
+          maxConnectionsPerIp: config.max_connections_per_ip,
+          onConnection,
+        });
+        directTlsPort = direct.port;
+        closers.push(() => direct.close());
+      }
+      let websocketUrl: string | undefined;
+      if (config.websocket_port >= 0) {
+        const ws = await startWebSocketListener({
+          host: config.c2s_host,
+          port: config.websocket_port,
+          logger: deps.logger,
+          maxMessageBytes: config.max_stanza_size,
+          onConnection,
+        });
+        websocketUrl = ws.url;
+        closers.push(() => ws.close());
+      }
+      return { c2sPort: c2s.port, directTlsPort, websocketUrl };
+    },
+    close: async () => {
+      await gateway.stop();
+      await Promise.all(closers.map((close) => close()));
+    },
+  };
+}

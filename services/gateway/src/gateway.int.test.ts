@@ -1,0 +1,153 @@
+import { NS, xml } from '@holdfast/xmpp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startCluster, type TestCluster } from './testing/cluster.js';
+import { RawClient, header } from './testing/raw-client.js';
+import { TestClient } from './testing/xmpp-client.js';
+
+let cluster: TestCluster;
+const clients: TestClient[] = [];
+
+async function login(gateway: number, username: string, resource?: string): Promise<TestClient> {
+  const client = await TestClient.connect({
+    service: cluster.service(gateway),
+    domain: cluster.domain,
+    username,
+    password: `${username}-secret`,
+    ...(resource === undefined ? {} : { resource }),
+  });
+  clients.push(client);
+  return client;
+}
+
+beforeAll(async () => {
+  cluster = await startCluster({ gateways: 2 });
+  const now = new Date();
+  for (const name of ['alice', 'bob', 'carol']) await cluster.accounts.add(name, `${name}-secret`, now);
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.stop()));
+  await cluster.stop();
+});
+
+describe('two gateways behave as one server (xmpp.js over TCP + STARTTLS)', () => {
+  it('logs in with SCRAM, binds, and carries messages both ways across gateways', async () => {
+    const alice = await login(0, 'alice', 'laptop');
+    const bob = await login(1, 'bob', 'phone');
+    expect(alice.jid).toBe('alice@localhost/laptop');
+    expect(bob.jid).toBe('bob@localhost/phone');
+    await alice.send(xml('presence'));
+    await bob.send(xml('presence'));
+
+    await alice.send(
+      xml('message', { to: 'bob@localhost/phone', type: 'chat', id: 'm1' }, xml('body', {}, 'hi bob')),
+    );
+    const atBob = await bob.waitFor((s) => s.is('message') && s.attrs.id === 'm1');
+    expect(atBob.attrs.from).toBe('alice@localhost/laptop');
+    expect(atBob.getChildText('body')).toBe('hi bob');
+
+    await bob.send(
+      xml('message', { to: 'alice@localhost', type: 'chat', id: 'm2' }, xml('body', {}, 'hi alice')),
+    );
+    const atAlice = await alice.waitFor((s) => s.is('message') && s.attrs.id === 'm2');
+    expect(atAlice.attrs.from).toBe('bob@localhost/phone');
+  });
+
+  it('answers an iq to an unavailable full JID with service-unavailable and a remote domain with remote-server-not-found', async () => {
+    const carol = await login(0, 'carol');
+    await carol.send(
+      xml('iq', { to: 'bob@localhost/nowhere', type: 'get', id: 'q1' }, xml('ping', { xmlns: NS.PING })),
+    );
+    const error = await carol.waitFor((s) => s.attrs.id === 'q1');
+    expect(error.attrs.type).toBe('error');
+    expect(error.getChild('error')?.getChild('service-unavailable', NS.STANZA_ERROR)).toBeDefined();
+
+    await carol.send(xml('message', { to: 'someone@remote.example', id: 'r1' }, xml('body', {}, 'x')));
+    const bounce = await carol.waitFor((s) => s.attrs.id === 'r1');
+    expect(bounce.getChild('error')?.getChild('remote-server-not-found', NS.STANZA_ERROR)).toBeDefined();
+  });
+
+  it('stores messages for a user without available resources and delivers them, stamped, on initial presence', async () => {
+    const alice = await login(1, 'alice', 'desk');
+    await alice.send(
+      xml('message', { to: 'carol@localhost', type: 'chat', id: 'off1' }, xml('body', {}, 'later')),
+    );
+    // carol is online (previous test) but never sent initial presence: no available resource.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const carol = await login(1, 'carol', 'tablet');
+    await carol.send(xml('presence'));
+    const stored = await carol.waitFor((s) => s.attrs.id === 'off1');
+    expect(stored.getChildText('body')).toBe('later');
+    expect(stored.getChild('delay', NS.DELAY)?.attrs.from).toBe('localhost');
+  });
+
+  it('replaces a session that binds the same resource on another gateway with a conflict stream error', async () => {
+    const first = await login(0, 'bob', 'dup');
+    const closed = new Promise<string>((resolve) => {
+      first.xmpp.on('error', (error) => {
+        resolve(error.message);
+      });
+    });
+    await login(1, 'bob', 'dup');
+    expect(await closed).toMatch(/conflict/);
+  });
+
+  it('rejects a wrong password', async () => {
+    await expect(
+      TestClient.connect({
+        service: cluster.service(0),
+        domain: cluster.domain,
+        username: 'alice',
+        password: 'wrong',
+      }),
+    ).rejects.toThrow(/not-authorized/);
+  });
+});
+
+describe('bad input gets the right stream error and never disturbs others', () => {
+  const port = (): number => cluster.gateways[0]?.listening.c2sPort ?? 0;
+
+  it('requires STARTTLS before authentication', async () => {
+    const raw = await RawClient.open(port());
+    raw.write(header('localhost'));
+    await raw.expect(/<required\/><\/starttls>/);
+    raw.write("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAHg=</auth>");
+    await raw.expect(/<failure xmlns=["']urn:ietf:params:xml:ns:xmpp-sasl["']><encryption-required\/>/);
+    raw.write("<message to='bob@localhost'><body>x</body></message>");
+    await raw.expect(/<policy-violation /);
+    await raw.expectClosed();
+  });
+
+  it('answers malformed XML with not-well-formed and a DOCTYPE with restricted-xml', async () => {
+    const broken = await RawClient.open(port());
+    broken.write(`${header('localhost')}<a></b>`);
+    await broken.expect(/<not-well-formed /);
+    await broken.expectClosed();
+
+    const doctype = await RawClient.open(port());
+    doctype.write("<?xml version='1.0'?><!DOCTYPE foo [<!ENTITY x 'y'>]>");
+    await doctype.expect(/<restricted-xml /);
+    await doctype.expectClosed();
+  });
+
+  it('answers an unknown domain with host-unknown and an oversize stanza with policy-violation', async () => {
+    const unknown = await RawClient.open(port());
+    unknown.write(header('elsewhere.example'));
+    await unknown.expect(/<host-unknown /);
+    await unknown.expectClosed();
+
+    const big = await RawClient.open(port());
+    big.write(header('localhost'));
+    await big.expect(/<\/stream:features>/);
+    big.write(`<message><body>${'x'.repeat(300_000)}</body></message>`);
+    await big.expect(/<policy-violation /);
+    await big.expectClosed();
+  });
+
+  it('keeps other sessions working meanwhile', async () => {
+    const dave = await login(0, 'alice', 'watcher');
+    await dave.send(xml('iq', { type: 'get', id: 'p1' }, xml('ping', { xmlns: NS.PING })));
+    expect((await dave.waitFor((s) => s.attrs.id === 'p1')).attrs.type).toBe('result');
+  });
+});

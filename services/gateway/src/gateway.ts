@@ -1,0 +1,417 @@
+import { randomBytes } from 'node:crypto';
+
+import type { Bus, Service } from '@holdfast/bus';
+import {
+  ConnectionBound,
+  ConnectionClosed,
+  ConnectionOpened,
+  GatewayDeliver,
+  GatewayKick,
+} from '@holdfast/events';
+import { NoRespondersError } from '@holdfast/bus';
+import {
+  StreamError,
+  errorReply,
+  parseJid,
+  serialize,
+  xml,
+  type Element,
+  type Jid,
+  type StanzaErrorInit,
+} from '@holdfast/xmpp';
+
+import type { Accounts } from './auth/accounts.js';
+import { SaslExchange } from './auth/sasl-exchange.js';
+import { FailureThrottle } from './auth/throttle.js';
+import type { OfflineStore } from './offline/offline-store.js';
+import type { ResourceRecord, ResourceRegistry } from './routing/registry.js';
+import { route } from './routing/rules.js';
+import { C2sStream, type EndReason, type StreamHost, type StreamLogger } from './stream/c2s-stream.js';
+import { serverIq } from './server-iq.js';
+import { parseStanza } from './stanza-text.js';
+import type { Transport } from './transport/transport.js';
+
+export interface GatewayOptions {
+  readonly node: string;
+  readonly domain: string;
+  readonly requireEncryption: boolean;
+  readonly allowPlainWithoutTls: boolean;
+  readonly maxStanzaSize: number;
+  readonly authMaxFailures: number;
+  readonly authFailureWindowS: number;
+  readonly setupTimeoutMs?: number;
+}
+
+export interface GatewayDeps {
+  readonly bus: Bus;
+  readonly registry: ResourceRegistry;
+  readonly accounts: Accounts;
+  readonly offline: OfflineStore;
+  readonly logger: StreamLogger;
+  readonly now?: () => Date;
+}
+
+/**
+ * One gateway process: its client streams, and the routing that makes several gateways one server.
+ * Resources are claimed in the cluster-wide registry; stanzas for a session on another gateway go to it
+ * with the targeted `gateway.deliver` command.
+ */
+export class Gateway implements StreamHost {
+  readonly domain: string;
+  readonly requireEncryption: boolean;
+  readonly allowPlainWithoutTls: boolean;
+  readonly maxStanzaSize: number;
+  readonly setupTimeoutMs: number;
+  readonly logger: StreamLogger;
+  private readonly streams = new Set<C2sStream>();
+  /** Bound streams by full JID. */
+  private readonly bound = new Map<string, C2sStream>();
+  private readonly throttle: FailureThrottle;
+  private readonly fakeSecret = randomBytes(32);
+  private readonly services: Service[] = [];
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly options: GatewayOptions,
+    private readonly deps: GatewayDeps,
+  ) {
+    this.domain = options.domain;
+    this.requireEncryption = options.requireEncryption;
+    this.allowPlainWithoutTls = options.allowPlainWithoutTls;
+    this.maxStanzaSize = options.maxStanzaSize;
+    this.setupTimeoutMs = options.setupTimeoutMs ?? 60_000;
+    this.logger = deps.logger;
+    this.throttle = new FailureThrottle(options.authMaxFailures, options.authFailureWindowS * 1000);
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Answers the commands other gateways send to this one. */
+  start(): void {
+    const target = this.options.node;
+    this.services.push(
+      this.deps.bus.serve(
+        GatewayDeliver,
+        (request) =>
+          Promise.resolve({ delivered: this.deliverLocal(request.to, parseStanza(request.stanza)) }),
+        { target },
+      ),
+      this.deps.bus.serve(
+        GatewayKick,
+        (request) => {
+          const stream = this.bound.get(request.jid);
+          if (stream === undefined || stream.id !== request.session)
+            return Promise.resolve({ closed: false });
+          stream.fail(new StreamError('conflict', { text: 'resource bound by another session' }), {
+            kind: 'replaced',
+          });
+          return Promise.resolve({ closed: true });
+        },
+        { target },
+      ),
+    );
+  }
+
+  accept(transport: Transport): C2sStream {
+    const stream = new C2sStream(transport, this);
+    this.streams.add(stream);
+    this.emit(
+      this.deps.bus.publish(ConnectionOpened, {
+        id: `${stream.id}.opened`,
+        data: {
+          session: stream.id,
+          gateway: this.options.node,
+          transport: transport.kind,
+          remote: transport.remoteAddress,
+        },
+      }),
+    );
+    return stream;
+  }
+
+  newSaslExchange(secure: boolean): SaslExchange {
+    return new SaslExchange({
+      accounts: this.deps.accounts,
+      policy: { tls: secure, allowPlainWithoutTls: this.allowPlainWithoutTls },
+      fakeSecret: this.fakeSecret,
+    });
+  }
+
+  authBlocked(remoteAddress: string, account: string | undefined): boolean {
+    const now = Date.now();
+    return (
+      this.throttle.blocked(`ip:${remoteAddress}`, now) ||
+      (account !== undefined && this.throttle.blocked(`account:${account}`, now))
+    );
+  }
+
+  authFailed(remoteAddress: string, account: string | undefined): void {
+    const now = Date.now();
+    this.throttle.record(`ip:${remoteAddress}`, now);
+    if (account !== undefined) this.throttle.record(`account:${account}`, now);
+  }
+
+  /**
+   * RFC 6120 §7: claims `account/resource` in the cluster. A resource bound elsewhere is taken over: the
+   * old session gets a `conflict` stream error (§7.7.2.2, "override"), then the claim is retried.
+   */
+  async bind(
+    stream: C2sStream,
+    account: string,
+    requested: string | undefined,
+  ): Promise<Jid | StanzaErrorInit> {
+    let jid: Jid;
+    try {
+      jid = parseJid(`${account}/${requested ?? randomBytes(9).toString('base64url')}`);
+    } catch {
+      return { type: 'modify', condition: 'bad-request', text: 'invalid resource' };
+    }
+    const record: ResourceRecord = {
+      jid: jid.toString(),
+      gateway: this.options.node,
+      session: stream.id,
+      priority: 0,
+      available: false,
+    };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const claim = await this.deps.registry.claim(record);
+      if (claim.ok) {
+        this.bound.set(record.jid, stream);
+        this.emit(
+          this.deps.bus.publish(ConnectionBound, {
+            id: `${stream.id}.bound`,
+            data: { session: stream.id, jid: record.jid },
+          }),
+        );
+        return jid;
+      }
+      await this.evict(claim.holder);
+    }
+    return { type: 'cancel', condition: 'conflict' };
+  }
+
+  private async evict(holder: ResourceRecord): Promise<void> {
+    if (holder.gateway === this.options.node) {
+      const local = this.bound.get(holder.jid);
+      if (local !== undefined && local.id === holder.session) {
+        local.fail(new StreamError('conflict', { text: 'resource bound by another session' }), {
+          kind: 'replaced',
+        });
+        await this.deps.registry.release(holder.jid, holder.session);
+        return;
+      }
+    } else {
+      try {
+        const { closed } = await this.deps.bus.request(
+          GatewayKick,
+          { jid: holder.jid, session: holder.session, condition: 'conflict' },
+          { target: holder.gateway, timeoutMs: 2000 },
+        );
+        if (closed) return;
+      } catch (error) {
+        if (!(error instanceof NoRespondersError)) throw error;
+      }
+    }
+    // The holder is gone (its gateway died or forgot it): the record is stale.
+    await this.deps.registry.release(holder.jid, holder.session);
+  }
+
+  ended(stream: C2sStream, reason: EndReason): void {
+    this.streams.delete(stream);
+    const jid = stream.jid?.toString();
+    void (async () => {
+      if (jid !== undefined && this.bound.get(jid) === stream) {
+        this.bound.delete(jid);
+        if (stream.available) await this.broadcastUnavailable(stream);
+        await this.deps.registry.release(jid, stream.id);
+      }
+      await this.deps.bus.publish(ConnectionClosed, {
+        id: `${stream.id}.closed`,
+        data: {
+          session: stream.id,
+          jid,
+          reason: reason.kind,
+          condition: reason.kind === 'error' ? reason.condition : undefined,
+        },
+      });
+    })().catch((error: unknown) => {
+      this.logger.error({ session: stream.id, err: error }, 'cleanup after stream end failed');
+    });
+  }
+
+  /** The single entry point of a client's stanzas (validated, `from` stamped). */
+  async inbound(stream: C2sStream, stanza: Element): Promise<void> {
+    const to = stanza.attrs.to;
+    if (stanza.name === 'presence' && to === undefined) {
+      await this.ownPresence(stream, stanza);
+      return;
+    }
+    const jid = stream.jid;
+    if (jid === undefined) return;
+    if (stanza.name === 'iq' && (to === undefined || to === this.domain || to === jid.bare().toString())) {
+      if (stanza.attrs.type === 'get' || stanza.attrs.type === 'set') {
+        const reply = serverIq(stanza, { domain: this.domain, jid });
+        if (reply !== undefined) stream.deliver(reply);
+      }
+      return;
+    }
+    if (to === undefined) return;
+    await this.route(stanza);
+  }
+
+  /** RFC 6121 §4.2, §4.5: broadcast presence (initial, updates, unavailable). */
+  private async ownPresence(stream: C2sStream, stanza: Element): Promise<void> {
+    const jid = stream.jid;
+    if (jid === undefined) return;
+    const type = stanza.attrs.type;
+    if (type !== undefined && type !== 'unavailable') return;
+    const initial = type === undefined && !stream.available;
+    stream.available = type === undefined;
+    stream.priority = priorityOf(stanza);
+    await this.deps.registry.update(jid.toString(), stream.id, {
+      available: stream.available,
+      priority: stream.priority,
+      presence: stream.available ? serialize(stanza) : undefined,
+    });
+    await this.toOtherResources(stream, stanza);
+    if (initial) await this.deliverOffline(stream);
+  }
+
+  private async broadcastUnavailable(stream: C2sStream): Promise<void> {
+    const jid = stream.jid;
+    if (jid === undefined) return;
+    stream.available = false;
+    await this.toOtherResources(stream, xml('presence', { type: 'unavailable', from: jid.toString() }));
+  }
+
+  /** RFC 6121 §4.2.2: the user's own other available resources see its presence too. */
+  private async toOtherResources(stream: C2sStream, stanza: Element): Promise<void> {
+    const jid = stream.jid;
+    if (jid === undefined) return;
+    const others = (await this.deps.registry.resourcesOf(jid.bare().toString())).filter(
+      (record) => record.available && record.jid !== jid.toString(),
+    );
+    await Promise.all(others.map((record) => this.deliverTo(record, withTo(stanza, record.jid))));
+  }
+
+  /** XEP-0160: stored messages go to the first resource that sends initial presence. */
+  private async deliverOffline(stream: C2sStream): Promise<void> {
+    const jid = stream.jid;
+    if (jid === undefined) return;
+    const stored = await this.deps.offline.peek(jid.bare().toString());
+    for (const message of stored) stream.deliver(parseStanza(message.stanza));
+    await this.deps.offline.remove(stored.map((message) => message.id));
+  }
+
+  /** Routes a stanza addressed to someone else (RFC 6121 §8). */
+  async route(stanza: Element): Promise<void> {
+    const to = parseJid(stanza.attrs.to ?? this.domain);
+    if (to.domain !== this.domain) {
+      // No s2s outlet yet: every remote domain is unreachable (RFC 6120 §8.3.3.15).
+      this.replyError(stanza, { type: 'cancel', condition: 'remote-server-not-found' });
+      return;
+    }
+    if (to.local === undefined) {
+      if (stanza.name === 'iq' && (stanza.attrs.type === 'get' || stanza.attrs.type === 'set')) {
+        const from = stanza.attrs.from;
+        if (from === undefined) return;
+        const reply = serverIq(stanza, { domain: this.domain, jid: parseJid(from) });
+        if (reply !== undefined) await this.routeReply(reply);
+      }
+      return;
+    }
+    const bare = to.bare().toString();
+    const [accountExists, resources] = await Promise.all([
+      this.deps.accounts.exists(bare),
+      this.deps.registry.resourcesOf(bare),
+    ]);
+    const decision = route(stanza, { domain: this.domain, accountExists, resources });
+    switch (decision.kind) {
+      case 'deliver':
+        await Promise.all(decision.to.map((record) => this.deliverTo(record, stanza)));
+        return;
+      case 'offline': {
+        const stored = await this.deps.offline.put(bare, stanza, this.now());
+        if (stored !== 'stored') this.replyError(stanza, { type: 'wait', condition: 'resource-constraint' });
+        return;
+      }
+      case 'error':
+        this.replyError(stanza, { type: decision.type, condition: decision.condition });
+        return;
+      case 'remote':
+        this.replyError(stanza, { type: 'cancel', condition: 'remote-server-not-found' });
+        return;
+      case 'server':
+      case 'drop':
+        return;
+    }
+  }
+
+  private replyError(stanza: Element, error: StanzaErrorInit): void {
+    const reply = errorReply(stanza, error);
+    if (reply !== undefined) void this.routeReply(reply);
+  }
+
+  /** A reply the server generates: to a local full JID it goes straight back through routing. */
+  private async routeReply(reply: Element): Promise<void> {
+    const to = reply.attrs.to;
+    if (to === undefined) return;
+    const stream = this.bound.get(to);
+    if (stream !== undefined) {
+      stream.deliver(reply);
+      return;
+    }
+    await this.route(reply);
+  }
+
+  private async deliverTo(record: ResourceRecord, stanza: Element): Promise<void> {
+    if (record.gateway === this.options.node) {
+      if (!this.deliverLocal(record.jid, stanza))
+        await this.deps.registry.release(record.jid, record.session);
+      return;
+    }
+    try {
+      const { delivered } = await this.deps.bus.request(
+        GatewayDeliver,
+        { to: record.jid, stanza: serialize(stanza) },
+        { target: record.gateway, timeoutMs: 2000 },
+      );
+      if (delivered) return;
+    } catch (error) {
+      if (!(error instanceof NoRespondersError)) throw error;
+      this.logger.warn(
+        { gateway: record.gateway, jid: record.jid },
+        'gateway unreachable; resource released',
+      );
+    }
+    await this.deps.registry.release(record.jid, record.session);
+  }
+
+  private deliverLocal(to: string, stanza: Element): boolean {
+    const stream = this.bound.get(to);
+    if (stream === undefined) return false;
+    stream.deliver(stanza);
+    return true;
+  }
+
+  /** Connection events are published in the background; a failure is logged, never fatal to a stream. */
+  private emit(publishing: Promise<unknown>): void {
+    publishing.catch((error: unknown) => {
+      this.logger.error({ err: error }, 'event publish failed');
+    });
+  }
+
+  /** Ends every stream with `system-shutdown` and stops answering commands. */
+  async stop(): Promise<void> {
+    for (const stream of this.streams) stream.fail(new StreamError('system-shutdown'));
+    await Promise.all(this.services.map((service) => service.stop()));
+  }
+}
+
+function priorityOf(presence: Element): number {
+  const value = Number.parseInt(presence.getChildText('priority') ?? '0', 10);
+  return Number.isInteger(value) && value >= -128 && value <= 127 ? value : 0;
+}
+
+function withTo(stanza: Element, to: string): Element {
+  return xml(stanza.name, { ...stanza.attrs, to }, ...stanza.children);
+}

@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+
+import { OfflineMessages, type Store } from '@holdfast/store';
+import { NS, cloneElement, serialize, xml, type Element } from '@holdfast/xmpp';
+
+/**
+ * XEP-0160 offline storage: a message for a user with no available resource is kept, stamped with a
+ * XEP-0203 delay, and delivered when the user next sends initial presence (RFC 6121 §8.5.2.2.1).
+ */
+export class OfflineStore {
+  constructor(
+    private readonly store: Store,
+    private readonly domain: string,
+    /** Messages kept per user; 0 = storage disabled. */
+    private readonly capacity: number,
+  ) {}
+
+  /** 'full' (or 'disabled') means the caller answers the sender with an error instead. */
+  async put(owner: string, message: Element, now: Date): Promise<'stored' | 'full' | 'disabled'> {
+    if (this.capacity === 0) return 'disabled';
+    const held = await this.store.run(OfflineMessages, 'count', (c) =>
+      c.countDocuments({ owner }, { limit: this.capacity }),
+    );
+    if (held >= this.capacity) return 'full';
+    const stamped = withDelay(message, this.domain, now);
+    await this.store.run(OfflineMessages, 'insertOne', (c) =>
+      c.insertOne({ _id: randomUUID(), owner, stanza: serialize(stamped), storedAt: now }),
+    );
+    return 'stored';
+  }
+
+  /** The user's stored messages, oldest first; `remove` them once they were written to a session. */
+  async peek(owner: string): Promise<{ id: string; stanza: string }[]> {
+    const found = await this.store.run(OfflineMessages, 'find', (c) =>
+      c.find({ owner }).sort({ storedAt: 1, _id: 1 }).limit(this.capacity).toArray(),
+    );
+    return found.map((doc) => ({ id: doc._id, stanza: doc.stanza }));
+  }
+
+  async remove(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.store.run(OfflineMessages, 'deleteMany', (c) => c.deleteMany({ _id: { $in: [...ids] } }));
+  }
+}
+
+/** XEP-0203: stamps when the server first stored the stanza, unless it already carries a delay. */
+export function withDelay(stanza: Element, from: string, at: Date): Element {
+  if (stanza.getChild('delay', NS.DELAY) !== undefined) return stanza;
+  const copy = cloneElement(stanza);
+  copy.append(xml('delay', { xmlns: NS.DELAY, from, stamp: at.toISOString() }));
+  return copy;
+}
