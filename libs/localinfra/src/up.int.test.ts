@@ -25,6 +25,8 @@ describe('./holdfast up (the local runner)', () => {
         HOLDFAST_MONGO_PORT: String(mongoPort),
         NATS_URL: '',
         MONGO_URL: '',
+        C2S_PORT: '0',
+        XMPP_WEBSOCKET_PORT: '0',
       }),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
