@@ -34,4 +34,51 @@ export const OfflineMessages = defineCollection<OfflineMessageDocument>({
   indexes: [{ name: 'owner_storedAt', key: { owner: 1, storedAt: 1 } }],
 });
 
-export const COLLECTIONS = [Users, OfflineMessages] as const;
+/**
+ * One version of one roster item (RFC 6121 §2) with its subscription state (Appendix A). Documents are
+ * never updated: a change inserts the next version under a unique `_id`, then older versions are deleted.
+ *
+ * Why not an update filtered on `version`: FerretDB 1.24 (SQLite) does not
+ * evaluate the filter atomically with the write. Measured with two connections: of twelve concurrent
+ * `updateOne({ _id, version: n }, …)` (likewise `findOneAndUpdate`, `replaceOne`, `bulkWrite`) all twelve
+ * report a match and most changes are lost. An insert under a unique `_id` is atomic on FerretDB and
+ * MongoDB alike, so inserting version n+1 is the compare-and-set.
+ *
+ * Deleting old versions makes room for an ABA: a slow writer that read version n can insert n+1 after
+ * n+1 was written and pruned away by a later writer. Its document then sits below the latest version,
+ * invisible to readers; `lineage` lets the writer see that and decide again (see the gateway's `RosterRepository`).
+ */
+export interface RosterDocument {
+  /** `rosterDocumentId(owner, jid, version)`. */
+  readonly _id: string;
+  /** The roster's user, a bare JID. */
+  readonly owner: string;
+  /** The contact, a bare JID. */
+  readonly jid: string;
+  /** 1 for the first write of (owner, jid), then +1 per change, also across removals. */
+  readonly version: number;
+  /**
+   * The item was removed at this version. The latest version always stays, tombstone or not, so versions
+   * never restart and a writer holding an old read cannot overwrite a removal.
+   */
+  readonly removed?: true;
+  readonly name?: string;
+  readonly groups: string[];
+  readonly subscription: 'none' | 'to' | 'from' | 'both';
+  readonly ask?: 'subscribe';
+  readonly pendingIn: boolean;
+  readonly pendingInStatus?: string;
+  readonly approved?: true;
+  readonly listed: boolean;
+  /** A token of the write, so a writer whose reply was lost recognises its own insert. */
+  readonly writer: string;
+  /** `writer` of this version and of the ones it was built on, newest first, at most `ROSTER_LINEAGE`. */
+  readonly lineage: string[];
+}
+
+export const RosterItems = defineCollection<RosterDocument>({
+  name: 'roster',
+  indexes: [{ name: 'owner_jid_version', key: { owner: 1, jid: 1, version: -1 } }],
+});
+
+export const COLLECTIONS = [Users, OfflineMessages, RosterItems] as const;

@@ -1,6 +1,6 @@
 import { MongoError, MongoNetworkError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 
-export type StoreErrorCode = 'HF_STORE_DUPLICATE_KEY' | 'HF_STORE_VERSION_CONFLICT' | 'HF_STORE_UNAVAILABLE';
+export type StoreErrorCode = 'HF_STORE_DUPLICATE_KEY' | 'HF_STORE_UNAVAILABLE';
 
 /** Errors of the store library: each has a stable `code` and keeps the driver's error as `cause`. */
 export class StoreError extends Error {
@@ -28,14 +28,6 @@ export class DuplicateKeyError extends StoreError {
       `duplicate key in ${collection}${index ? ` (index ${index})` : ''}`,
       options,
     );
-  }
-}
-
-/** An optimistic update found the document at another version than expected (or gone). */
-export class VersionConflictError extends StoreError {
-  override readonly name = 'VersionConflictError';
-  constructor(collection: string, id: unknown, expected: number) {
-    super('HF_STORE_VERSION_CONFLICT', `${collection}/${String(id)} is not at version ${expected}`);
   }
 }
 

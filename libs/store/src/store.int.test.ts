@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { defineCollection } from './collection.js';
 import { Users } from './collections.js';
-import { DuplicateKeyError, StoreUnavailableError, VersionConflictError } from './errors.js';
+import { DuplicateKeyError, StoreUnavailableError } from './errors.js';
 import { Store } from './store.js';
 
 interface Lease {
@@ -83,23 +83,6 @@ describe('store on a real MongoDB-wire server', () => {
     expect(await store.collection(Leases).find({}).sort({ _id: 1 }).toArray()).toEqual([
       { _id: 'a', owner: 'n1', slot: 1, version: 1 },
     ]);
-  });
-
-  it('compare-and-sets on a version field', async () => {
-    await store.run(Leases, 'insert', (c) => c.insertOne({ _id: 'v', owner: 'n1', slot: 10, version: 1 }));
-    await store.updateVersioned(Leases, 'v', 1, { $set: { owner: 'n2' } });
-    await expect(store.updateVersioned(Leases, 'v', 1, { $set: { owner: 'n3' } })).rejects.toBeInstanceOf(
-      VersionConflictError,
-    );
-    await expect(
-      store.updateVersioned(Leases, 'missing', 1, { $set: { owner: 'n3' } }),
-    ).rejects.toBeInstanceOf(VersionConflictError);
-    expect(await store.collection(Leases).findOne({ _id: 'v' })).toEqual({
-      _id: 'v',
-      owner: 'n2',
-      slot: 10,
-      version: 2,
-    });
   });
 });
 

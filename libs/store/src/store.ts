@@ -1,15 +1,8 @@
-import {
-  MongoClient,
-  type Collection,
-  type Db,
-  type Document,
-  type Filter,
-  type UpdateFilter,
-} from 'mongodb';
+import { MongoClient, type Collection, type Db, type Document } from 'mongodb';
 
 import type { CollectionDefinition } from './collection.js';
 import { COLLECTIONS } from './collections.js';
-import { VersionConflictError, toStoreError } from './errors.js';
+import { toStoreError } from './errors.js';
 import { withRetry, type RetryLogger, type RetryOptions } from './retry.js';
 
 export interface StoreOptions {
@@ -21,11 +14,6 @@ export interface StoreOptions {
   /** Per-attempt server selection timeout (default 5 s); `withRetry` spans attempts. */
   readonly serverSelectionTimeoutMS?: number;
   readonly retry?: RetryOptions;
-}
-
-/** A versioned document: optimistic updates filter on `version` and increment it. */
-export interface Versioned {
-  readonly version: number;
 }
 
 /** The MongoDB connection of a process, with the declared collections and retrying operations. */
@@ -84,28 +72,6 @@ export class Store {
     } catch (error) {
       throw toStoreError(error, definition.name);
     }
-  }
-
-  /**
-   * Applies `update` to the document `id` only if it is at `expectedVersion`, and bumps the version:
-   * compare-and-set on one document. Throws VersionConflictError when another writer came first.
-   */
-  async updateVersioned<Doc extends Document & Versioned>(
-    definition: CollectionDefinition<Doc>,
-    id: Doc['_id'],
-    expectedVersion: number,
-    update: UpdateFilter<Doc>,
-  ): Promise<void> {
-    const filter = { _id: id, version: expectedVersion } as Filter<Doc>;
-    // The driver's generic update types cannot see that every Versioned document has a numeric `version`.
-    const versioned = {
-      ...update,
-      $inc: { ...(update.$inc ?? {}), version: 1 },
-    } as unknown as UpdateFilter<Doc>;
-    const result = await this.run(definition, 'updateVersioned', (collection) =>
-      collection.updateOne(filter, versioned),
-    );
-    if (result.matchedCount === 0) throw new VersionConflictError(definition.name, id, expectedVersion);
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,5 @@
+import { STREAMS, type AnyEvent } from '@holdfast/events';
+import { eventually, uniqueId } from '@holdfast/testing';
 import { NS, xml } from '@holdfast/xmpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -102,6 +104,65 @@ describe('two gateways behave as one server (xmpp.js over TCP + STARTTLS)', () =
         password: 'wrong',
       }),
     ).rejects.toThrow(/not-authorized/);
+  });
+});
+
+describe('WebSocket (RFC 7395) and events', () => {
+  it('carries a WebSocket client’s messages to a TCP client on the other gateway', async () => {
+    const url = cluster.gateways[1]?.listening.websocketUrl ?? '';
+    const web = await TestClient.connect({
+      service: url,
+      domain: cluster.domain,
+      username: 'carol',
+      password: 'carol-secret',
+      resource: 'browser',
+    });
+    clients.push(web);
+    const tcp = await login(0, 'alice', 'ws-peer');
+    await tcp.send(xml('presence'));
+    await web.send(xml('presence'));
+    await web.send(
+      xml('message', { to: 'alice@localhost/ws-peer', type: 'chat', id: 'w1' }, xml('body', {}, 'over ws')),
+    );
+    expect((await tcp.waitFor((s) => s.attrs.id === 'w1')).attrs.from).toBe('carol@localhost/browser');
+    await tcp.send(
+      xml('message', { to: 'carol@localhost/browser', type: 'chat', id: 'w2' }, xml('body', {}, 'back')),
+    );
+    expect((await web.waitFor((s) => s.attrs.id === 'w2')).getChildText('body')).toBe('back');
+  });
+
+  it('publishes connection events (opened, bound, closed) for a session', async () => {
+    const client = await login(0, 'bob', 'evented');
+    await client.stop();
+    const gateway = cluster.gateways[0];
+    if (gateway === undefined) throw new Error('no gateway');
+    const closed = await eventually(
+      async () => {
+        const found: AnyEvent[] = [];
+        const consumption = await gateway.bus.consume({
+          stream: STREAMS.session.name,
+          durable: uniqueId('ev'),
+          filterSubjects: ['hf.session.>'],
+          handler: (event) => {
+            found.push(event);
+            return Promise.resolve();
+          },
+        });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        await consumption.stop();
+        const bound = found.find(
+          (e) => e.type === 'connection.bound' && e.data.jid === 'bob@localhost/evented',
+        );
+        if (bound?.type !== 'connection.bound') return undefined;
+        const session = bound.data.session;
+        const mine = found
+          .filter((e) => 'session' in e.data && e.data.session === session)
+          .map((e) => e.type);
+        return mine.includes('connection.closed') ? { session, mine } : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
+    expect(closed.mine).toEqual(['connection.opened', 'connection.bound', 'connection.closed']);
   });
 });
 
