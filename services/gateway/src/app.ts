@@ -5,6 +5,7 @@ import type { Store } from '@holdfast/store';
 import { Accounts } from './auth/accounts.js';
 import { Gateway } from './gateway.js';
 import { OfflineStore } from './offline/offline-store.js';
+import { RosterRepository } from './roster/index.js';
 import type { ResourceRegistry } from './routing/registry.js';
 import type { StreamLogger } from './stream/c2s-stream.js';
 import { loadOrGenerateCertificate } from './transport/certificate.js';
@@ -70,6 +71,14 @@ export function build(deps: AppDeps): GatewayApp {
       registry: deps.registry,
       accounts: new Accounts(deps.store, config.xmpp_domain),
       offline: new OfflineStore(deps.store, config.xmpp_domain, config.max_offline_messages),
+      roster: new RosterRepository(deps.store, {
+        logger: {
+          debug: () => undefined,
+          warn: (f, m) => {
+            deps.logger.warn(f, m);
+          },
+        },
+      }),
       logger: deps.logger,
     },
   );

@@ -107,6 +107,77 @@ describe('two gateways behave as one server (xmpp.js over TCP + STARTTLS)', () =
   });
 });
 
+describe('roster and presence subscriptions (RFC 6121 §2-4) across gateways', () => {
+  it('runs a subscription request and approval, with roster pushes and presence to the subscriber', async () => {
+    const now = new Date();
+    await cluster.accounts.add('dora', 'dora-secret', now);
+    await cluster.accounts.add('emil', 'emil-secret', now);
+    const dora = await login(0, 'dora', 'home');
+    const emil = await login(1, 'emil', 'work');
+    for (const client of [dora, emil]) {
+      await client.send(xml('iq', { type: 'get', id: 'roster1' }, xml('query', { xmlns: NS.ROSTER })));
+      await client.waitFor((s) => s.attrs.id === 'roster1' && s.attrs.type === 'result');
+      await client.send(xml('presence'));
+    }
+
+    await dora.send(xml('presence', { to: 'emil@localhost', type: 'subscribe', id: 'sub1' }));
+    const request = await emil.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribe');
+    expect(request.attrs.from).toBe('dora@localhost');
+    const pendingPush = await dora.waitFor(
+      (s) =>
+        s.is('iq') &&
+        s.attrs.type === 'set' &&
+        s.getChild('query', NS.ROSTER)?.getChild('item')?.attrs.ask === 'subscribe',
+    );
+    expect(pendingPush.getChild('query', NS.ROSTER)?.getChild('item')?.attrs.jid).toBe('emil@localhost');
+
+    await emil.send(xml('presence', { to: 'dora@localhost', type: 'subscribed' }));
+    const approved = await dora.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribed');
+    expect(approved.attrs.from).toBe('emil@localhost');
+    await dora.waitFor(
+      (s) => s.is('iq') && s.getChild('query', NS.ROSTER)?.getChild('item')?.attrs.subscription === 'to',
+    );
+    const presence = await dora.waitFor(
+      (s) => s.is('presence') && s.attrs.from === 'emil@localhost/work' && s.attrs.type === undefined,
+    );
+    // Broadcast presence is addressed to the subscriber's bare JID and delivered to each available resource.
+    expect(presence.attrs.to).toBe('dora@localhost');
+
+    await emil.send(xml('iq', { type: 'get', id: 'roster2' }, xml('query', { xmlns: NS.ROSTER })));
+    const roster = await emil.waitFor((s) => s.attrs.id === 'roster2');
+    const item = roster.getChild('query', NS.ROSTER)?.getChild('item');
+    expect(item?.attrs).toMatchObject({ jid: 'dora@localhost', subscription: 'from' });
+
+    await emil.send(xml('presence', { id: 'away1' }, xml('show', {}, 'away')));
+    const away = await dora.waitFor((s) => s.is('presence') && s.attrs.id === 'away1');
+    expect(away.getChildText('show')).toBe('away');
+
+    await emil.stop();
+    const gone = await dora.waitFor(
+      (s) => s.is('presence') && s.attrs.type === 'unavailable' && s.attrs.from === 'emil@localhost/work',
+    );
+    expect(gone.attrs.to).toBe('dora@localhost');
+  });
+
+  it('rejects a roster set with two items (RFC 6121 §2.3.3)', async () => {
+    const dora = await login(1, 'dora', 'second');
+    await dora.send(
+      xml(
+        'iq',
+        { type: 'set', id: 'bad1' },
+        xml(
+          'query',
+          { xmlns: NS.ROSTER },
+          xml('item', { jid: 'a@localhost' }),
+          xml('item', { jid: 'b@localhost' }),
+        ),
+      ),
+    );
+    const reply = await dora.waitFor((s) => s.attrs.id === 'bad1');
+    expect(reply.getChild('error')?.getChild('bad-request', NS.STANZA_ERROR)).toBeDefined();
+  });
+});
+
 describe('WebSocket (RFC 7395) and events', () => {
   it('carries a WebSocket client’s messages to a TCP client on the other gateway', async () => {
     const url = cluster.gateways[1]?.listening.websocketUrl ?? '';

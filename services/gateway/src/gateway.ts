@@ -10,6 +10,7 @@ import {
 } from '@holdfast/events';
 import { NoRespondersError } from '@holdfast/bus';
 import {
+  NS,
   StreamError,
   errorReply,
   parseJid,
@@ -24,6 +25,8 @@ import type { Accounts } from './auth/accounts.js';
 import { SaslExchange } from './auth/sasl-exchange.js';
 import { FailureThrottle } from './auth/throttle.js';
 import type { OfflineStore } from './offline/offline-store.js';
+import { RosterService } from './roster-service.js';
+import { subscriptionTypeOf, type RosterRepository } from './roster/index.js';
 import type { ResourceRecord, ResourceRegistry } from './routing/registry.js';
 import { route } from './routing/rules.js';
 import { C2sStream, type EndReason, type StreamHost, type StreamLogger } from './stream/c2s-stream.js';
@@ -47,6 +50,7 @@ export interface GatewayDeps {
   readonly registry: ResourceRegistry;
   readonly accounts: Accounts;
   readonly offline: OfflineStore;
+  readonly roster: RosterRepository;
   readonly logger: StreamLogger;
   readonly now?: () => Date;
 }
@@ -70,6 +74,7 @@ export class Gateway implements StreamHost {
   private readonly fakeSecret = randomBytes(32);
   private readonly services: Service[] = [];
   private readonly now: () => Date;
+  private readonly roster: RosterService;
 
   constructor(
     private readonly options: GatewayOptions,
@@ -83,6 +88,11 @@ export class Gateway implements StreamHost {
     this.logger = deps.logger;
     this.throttle = new FailureThrottle(options.authMaxFailures, options.authFailureWindowS * 1000);
     this.now = deps.now ?? (() => new Date());
+    this.roster = new RosterService(deps.roster, {
+      route: (stanza) => this.route(stanza),
+      resourcesOf: (bare) => this.deps.registry.resourcesOf(bare),
+      deliverTo: (resource, stanza) => this.deliverTo(resource, stanza),
+    });
   }
 
   /** Answers the commands other gateways send to this one. */
@@ -240,25 +250,37 @@ export class Gateway implements StreamHost {
 
   /** The single entry point of a client's stanzas (validated, `from` stamped). */
   async inbound(stream: C2sStream, stanza: Element): Promise<void> {
-    const to = stanza.attrs.to;
-    if (stanza.name === 'presence' && to === undefined) {
-      await this.ownPresence(stream, stanza);
-      return;
-    }
     const jid = stream.jid;
     if (jid === undefined) return;
-    if (stanza.name === 'iq' && (to === undefined || to === this.domain || to === jid.bare().toString())) {
-      if (stanza.attrs.type === 'get' || stanza.attrs.type === 'set') {
-        const reply = serverIq(stanza, { domain: this.domain, jid });
-        if (reply !== undefined) stream.deliver(reply);
+    const bare = jid.bare().toString();
+    const to = stanza.attrs.to;
+    if (stanza.name === 'presence') {
+      if (to === undefined) {
+        await this.ownPresence(stream, stanza);
+        return;
       }
+      // RFC 6121 §3: subscription requests and answers are the account's, handled with its roster.
+      if (subscriptionTypeOf(stanza) !== undefined) {
+        await this.roster.outbound(stanza, bare, parseJid(to).bare().toString());
+        return;
+      }
+      // §4.3: probes are the server's business, never a client's.
+      if (stanza.attrs.type === 'probe') return;
+    }
+    if (stanza.name === 'iq' && (to === undefined || to === this.domain || to === bare)) {
+      if (stanza.attrs.type !== 'get' && stanza.attrs.type !== 'set') return;
+      const reply =
+        stanza.getChild('query', NS.ROSTER) !== undefined && to !== this.domain
+          ? await this.roster.handleIq(stanza, bare)
+          : serverIq(stanza, { domain: this.domain, jid });
+      if (reply !== undefined) stream.deliver(reply);
       return;
     }
     if (to === undefined) return;
     await this.route(stanza);
   }
 
-  /** RFC 6121 §4.2, §4.5: broadcast presence (initial, updates, unavailable). */
+  /** RFC 6121 §4.2, §4.4, §4.5: broadcast presence (initial, updates, unavailable). */
   private async ownPresence(stream: C2sStream, stanza: Element): Promise<void> {
     const jid = stream.jid;
     if (jid === undefined) return;
@@ -272,15 +294,32 @@ export class Gateway implements StreamHost {
       priority: stream.priority,
       presence: stream.available ? serialize(stanza) : undefined,
     });
+    const bare = jid.bare().toString();
     await this.toOtherResources(stream, stanza);
-    if (initial) await this.deliverOffline(stream);
+    await this.roster.broadcast(stanza, bare);
+    if (initial) {
+      await this.roster.initialPresence(this.recordOf(stream, jid), bare);
+      await this.deliverOffline(stream);
+    }
+  }
+
+  private recordOf(stream: C2sStream, jid: Jid): ResourceRecord {
+    return {
+      jid: jid.toString(),
+      gateway: this.options.node,
+      session: stream.id,
+      priority: stream.priority,
+      available: stream.available,
+    };
   }
 
   private async broadcastUnavailable(stream: C2sStream): Promise<void> {
     const jid = stream.jid;
     if (jid === undefined) return;
     stream.available = false;
-    await this.toOtherResources(stream, xml('presence', { type: 'unavailable', from: jid.toString() }));
+    const unavailable = xml('presence', { type: 'unavailable', from: jid.toString() });
+    await this.toOtherResources(stream, unavailable);
+    await this.roster.broadcast(unavailable, jid.bare().toString());
   }
 
   /** RFC 6121 §4.2.2: the user's own other available resources see its presence too. */
@@ -341,8 +380,26 @@ export class Gateway implements StreamHost {
         this.replyError(stanza, { type: 'cancel', condition: 'remote-server-not-found' });
         return;
       case 'server':
+        await this.onBehalfOf(bare, stanza);
+        return;
       case 'drop':
         return;
+    }
+  }
+
+  /** RFC 6121 §8.5.2.1.3, §3, §4.3: what the server handles for a local account. */
+  private async onBehalfOf(bare: string, stanza: Element): Promise<void> {
+    const from = stanza.attrs.from === undefined ? undefined : parseJid(stanza.attrs.from);
+    if (from === undefined) return;
+    if (stanza.name === 'presence') {
+      if (stanza.attrs.type === 'probe')
+        await this.roster.probe(bare, from.bare().toString(), from.toString());
+      else await this.roster.inbound(stanza, bare, from.bare().toString());
+      return;
+    }
+    if (stanza.name === 'iq' && (stanza.attrs.type === 'get' || stanza.attrs.type === 'set')) {
+      const reply = serverIq(stanza, { domain: this.domain, jid: from });
+      if (reply !== undefined) await this.routeReply(reply);
     }
   }
 
