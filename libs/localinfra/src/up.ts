@@ -91,6 +91,13 @@ async function main(): Promise<number> {
         ? 'services          none built yet'
         : `services          ${services.map((s) => s.name).join(', ')}`,
     );
+    if (services.some((service) => service.name === 'gateway')) {
+      say(`XMPP c2s          ${config.c2s_host}:${config.c2s_port} (STARTTLS), domain ${config.xmpp_domain}`);
+      if (config.websocket_port >= 0) {
+        say(`XMPP WebSocket    ws://${config.c2s_host}:${config.websocket_port}/xmpp-websocket`);
+      }
+      say('accounts          ./holdfast users add <name> <password>');
+    }
     say('ready; press Ctrl-C to stop');
   } catch (error) {
     say(`failed: ${(error as Error).message}`);
