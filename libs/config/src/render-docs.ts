@@ -4,6 +4,7 @@ import { OPTIONS } from './options.js';
 const GROUPS: readonly OptionGroup[] = [
   'infrastructure',
   'telemetry',
+  'gateway',
   'stream management',
   'muc reliability',
 ];

@@ -7,7 +7,10 @@ import {
   ConnectionOpened,
   GatewayDeliver,
   GatewayKick,
+  StanzaReceived,
+  StanzaSent,
 } from '@holdfast/events';
+import { metrics } from '@opentelemetry/api';
 import { NoRespondersError } from '@holdfast/bus';
 import {
   NS,
@@ -54,6 +57,17 @@ export interface GatewayDeps {
   readonly logger: StreamLogger;
   readonly now?: () => Date;
 }
+
+const meter = metrics.getMeter('@holdfast/gateway');
+const streamErrors = meter.createCounter('holdfast.gateway.stream_errors', {
+  description: 'streams ended with a stream error, by condition',
+});
+const authFailures = meter.createCounter('holdfast.gateway.auth_failures', {
+  description: 'failed SASL authentications (wrong credentials)',
+});
+const connections = meter.createUpDownCounter('holdfast.gateway.connections', {
+  description: 'open client streams',
+});
 
 /**
  * One gateway process: its client streams, and the routing that makes several gateways one server.
@@ -124,6 +138,7 @@ export class Gateway implements StreamHost {
   accept(transport: Transport): C2sStream {
     const stream = new C2sStream(transport, this);
     this.streams.add(stream);
+    connections.add(1, { transport: transport.kind });
     this.emit(
       this.deps.bus.publish(ConnectionOpened, {
         id: `${stream.id}.opened`,
@@ -155,6 +170,7 @@ export class Gateway implements StreamHost {
   }
 
   authFailed(remoteAddress: string, account: string | undefined): void {
+    authFailures.add(1);
     const now = Date.now();
     this.throttle.record(`ip:${remoteAddress}`, now);
     if (account !== undefined) this.throttle.record(`account:${account}`, now);
@@ -225,8 +241,19 @@ export class Gateway implements StreamHost {
     await this.deps.registry.release(holder.jid, holder.session);
   }
 
+  sent(stream: C2sStream, stanza: Element, seq: number): void {
+    this.emit(
+      this.deps.bus.publish(StanzaSent, {
+        id: `${stream.id}.out.${seq}`,
+        data: { session: stream.id, stanza: serialize(stanza) },
+      }),
+    );
+  }
+
   ended(stream: C2sStream, reason: EndReason): void {
     this.streams.delete(stream);
+    connections.add(-1, { transport: stream.transport.kind });
+    if (reason.kind === 'error') streamErrors.add(1, { condition: reason.condition });
     const jid = stream.jid?.toString();
     void (async () => {
       if (jid !== undefined && this.bound.get(jid) === stream) {
@@ -252,6 +279,12 @@ export class Gateway implements StreamHost {
   async inbound(stream: C2sStream, stanza: Element): Promise<void> {
     const jid = stream.jid;
     if (jid === undefined) return;
+    this.emit(
+      this.deps.bus.publish(StanzaReceived, {
+        id: `${stream.id}.in.${stream.receivedCount}`,
+        data: { session: stream.id, stanza: serialize(stanza) },
+      }),
+    );
     const bare = jid.bare().toString();
     const to = stanza.attrs.to;
     if (stanza.name === 'presence') {
@@ -266,6 +299,9 @@ export class Gateway implements StreamHost {
       }
       // §4.3: probes are the server's business, never a client's.
       if (stanza.attrs.type === 'probe') return;
+      // §4.6: directed presence; its recipients get the unavailable presence at logout.
+      if (stanza.attrs.type === undefined) stream.directedPresence.add(to);
+      else if (stanza.attrs.type === 'unavailable') stream.directedPresence.delete(to);
     }
     if (stanza.name === 'iq' && (to === undefined || to === this.domain || to === bare)) {
       if (stanza.attrs.type !== 'get' && stanza.attrs.type !== 'set') return;
@@ -320,6 +356,9 @@ export class Gateway implements StreamHost {
     const unavailable = xml('presence', { type: 'unavailable', from: jid.toString() });
     await this.toOtherResources(stream, unavailable);
     await this.roster.broadcast(unavailable, jid.bare().toString());
+    // RFC 6121 §4.6.3: entities that got directed presence learn that the resource went away.
+    await Promise.all([...stream.directedPresence].map((to) => this.route(withTo(unavailable, to))));
+    stream.directedPresence.clear();
   }
 
   /** RFC 6121 §4.2.2: the user's own other available resources see its presence too. */

@@ -40,6 +40,8 @@ export interface StreamHost {
   bind(stream: C2sStream, account: string, requested: string | undefined): Promise<Jid | StanzaErrorInit>;
   /** A validated stanza from the bound client, `from` stamped: the one place inbound stanzas go. */
   inbound(stream: C2sStream, stanza: Element): Promise<void>;
+  /** A stanza was written to the client (`seq` counts them per stream): the outbound event. */
+  sent(stream: C2sStream, stanza: Element, seq: number): void;
   /** The stream is gone (after close or transport loss); called once. */
   ended(stream: C2sStream, reason: EndReason): void;
 }
@@ -83,8 +85,14 @@ export class C2sStream {
   priority = 0;
   /** XEP-0352 client state. */
   csiActive = true;
-  /** RFC 6121 §2.1.6: requested the roster, so it gets roster pushes. */
-  interestedInRoster = false;
+  /**
+   * RFC 6121 §4.6: entities the client sent directed available presence to; they get its unavailable
+   * presence when it goes offline.
+   */
+  readonly directedPresence = new Set<string>();
+  private sentCount = 0;
+  /** Stanzas read from the client after binding: the inbound count. */
+  receivedCount = 0;
 
   constructor(
     readonly transport: Transport,
@@ -115,6 +123,8 @@ export class C2sStream {
   deliver(stanza: Element): void {
     if (this.phase !== 'bound') return;
     this.write(stanza);
+    this.sentCount += 1;
+    this.host.sent(this, stanza, this.sentCount);
   }
 
   /** Ends the stream with a stream error (RFC 6120 §4.9), e.g. `conflict` when replaced. */
@@ -220,6 +230,7 @@ export class C2sStream {
       return;
     }
     if (isStanza(element)) {
+      this.receivedCount += 1;
       this.inboundChain = this.inboundChain.then(() => this.handleStanza(element));
       return;
     }
