@@ -35,6 +35,15 @@ export {
   streamErrorElement,
 } from './stream-error.js';
 export type { StreamErrorCondition, StreamErrorOptions } from './stream-error.js';
+export {
+  IQ_TYPES,
+  MESSAGE_TYPES,
+  PRESENCE_TYPES,
+  isIqType,
+  isMessageType,
+  isPresenceType,
+} from './stanza-types.js';
+export type { IqType, MessageType, PresenceType } from './stanza-types.js';
 export { STREAM_PARSER_DEFAULTS, StreamParser } from './stream-parser.js';
 export type { StreamParserHandler, StreamParserMode, StreamParserOptions } from './stream-parser.js';
 export { Element, cloneElement, xml } from './xml.js';

@@ -1,5 +1,13 @@
-import { JidError, parseJid } from '@holdfast/xmpp';
-import type { Element, Jid, StanzaErrorCondition, StanzaErrorType } from '@holdfast/xmpp';
+import { JidError, isIqType, isMessageType, isPresenceType, parseJid } from '@holdfast/xmpp';
+import type {
+  Element,
+  IqType,
+  Jid,
+  MessageType,
+  PresenceType,
+  StanzaErrorCondition,
+  StanzaErrorType,
+} from '@holdfast/xmpp';
 
 /**
  * Where a stanza goes, decided by the server rules of RFC 6121 §8 (which refine RFC 6120 §10). Pure: the
@@ -72,41 +80,13 @@ export type Addressee =
   /** `to`, or the `from` a message without `to` falls back to, is not a JID (RFC 6120 §8.3.3.8). */
   | { readonly kind: 'malformed' };
 
-type MessageType = 'chat' | 'error' | 'groupchat' | 'headline' | 'normal';
-type PresenceType =
-  | 'available'
-  | 'error'
-  | 'probe'
-  | 'subscribe'
-  | 'subscribed'
-  | 'unavailable'
-  | 'unsubscribe'
-  | 'unsubscribed';
-type IqType = 'error' | 'get' | 'result' | 'set';
-
+/** What `route` works with: presence without a type is `available`. */
 type Stanza =
   | { readonly name: 'message'; readonly type: MessageType }
-  | { readonly name: 'presence'; readonly type: PresenceType }
+  | { readonly name: 'presence'; readonly type: PresenceType | 'available' }
   | { readonly name: 'iq'; readonly type: IqType };
 
-const MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>([
-  'chat',
-  'error',
-  'groupchat',
-  'headline',
-  'normal',
-]);
-const PRESENCE_TYPES: ReadonlySet<string> = new Set<PresenceType>([
-  'error',
-  'probe',
-  'subscribe',
-  'subscribed',
-  'unavailable',
-  'unsubscribe',
-  'unsubscribed',
-]);
-const IQ_TYPES: ReadonlySet<string> = new Set<IqType>(['error', 'get', 'result', 'set']);
-const SUBSCRIPTION_TYPES: ReadonlySet<PresenceType> = new Set<PresenceType>([
+const SUBSCRIPTION_TYPES: ReadonlySet<string> = new Set<PresenceType>([
   'subscribe',
   'subscribed',
   'unsubscribe',
@@ -132,13 +112,13 @@ function classify(stanza: Element): Stanza | 'invalid' | undefined {
     case 'message':
       return {
         name: 'message',
-        type: type !== undefined && MESSAGE_TYPES.has(type) ? (type as MessageType) : 'normal',
+        type: type !== undefined && isMessageType(type) ? type : 'normal',
       };
     case 'presence':
       if (type === undefined) return { name: 'presence', type: 'available' };
-      return PRESENCE_TYPES.has(type) ? { name: 'presence', type: type as PresenceType } : 'invalid';
+      return isPresenceType(type) ? { name: 'presence', type } : 'invalid';
     case 'iq':
-      return type !== undefined && IQ_TYPES.has(type) ? { name: 'iq', type: type as IqType } : 'invalid';
+      return type !== undefined && isIqType(type) ? { name: 'iq', type } : 'invalid';
     default:
       return undefined;
   }

@@ -1,4 +1,6 @@
 import {
+  isIqType,
+  isPresenceType,
   JidError,
   StreamError,
   cloneElement,
@@ -13,17 +15,6 @@ export type Checked =
   /** Answer the client with this error reply (undefined: drop, e.g. an error to an error). */
   | { readonly kind: 'reply'; readonly stanza: Element | undefined }
   | { readonly kind: 'stream-error'; readonly error: StreamError };
-
-const IQ_TYPES = new Set(['get', 'set', 'result', 'error']);
-const PRESENCE_TYPES = new Set([
-  'error',
-  'probe',
-  'subscribe',
-  'subscribed',
-  'unavailable',
-  'unsubscribe',
-  'unsubscribed',
-]);
 
 /**
  * Checks a stanza from a bound client and stamps its `from` with the client's full JID (RFC 6120
@@ -63,16 +54,12 @@ export function validateClientStanza(stanza: Element, jid: Jid): Checked {
   if (stanza.name === 'iq') {
     const type = stanza.attrs.type ?? '';
     if (stanza.attrs.id === undefined || stanza.attrs.id === '') return bad('iq needs an id');
-    if (!IQ_TYPES.has(type)) return bad(`iq type must be get, set, result or error`);
+    if (!isIqType(type)) return bad(`iq type must be get, set, result or error`);
     if ((type === 'get' || type === 'set') && stanza.getChildElements().length !== 1) {
       return bad('iq get/set needs exactly one child');
     }
   }
-  if (
-    stanza.name === 'presence' &&
-    stanza.attrs.type !== undefined &&
-    !PRESENCE_TYPES.has(stanza.attrs.type)
-  ) {
+  if (stanza.name === 'presence' && stanza.attrs.type !== undefined && !isPresenceType(stanza.attrs.type)) {
     return bad('unknown presence type');
   }
   return { kind: 'ok', stanza: stamped };
