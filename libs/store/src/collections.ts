@@ -81,4 +81,13 @@ export const RosterItems = defineCollection<RosterDocument>({
   indexes: [{ name: 'owner_jid_version', key: { owner: 1, jid: 1, version: -1 } }],
 });
 
-export const COLLECTIONS = [Users, OfflineMessages, RosterItems] as const;
+/** Cluster-wide values created once and shared by every process (e.g. secrets), by name. */
+export interface SettingDocument {
+  readonly _id: string;
+  readonly value: string;
+  readonly createdAt: Date;
+}
+
+export const Settings = defineCollection<SettingDocument>({ name: 'settings' });
+
+export const COLLECTIONS = [Users, OfflineMessages, RosterItems, Settings] as const;

@@ -98,7 +98,7 @@ export function build(deps: AppDeps): GatewayApp {
         );
       }
       const tls = { cert: certificate.cert, key: certificate.key };
-      gateway.start();
+      await gateway.start();
       const onConnection = (transport: Parameters<Gateway['accept']>[0]): void => {
         gateway.accept(transport);
       };

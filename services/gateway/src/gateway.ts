@@ -85,7 +85,7 @@ export class Gateway implements StreamHost {
   /** Bound streams by full JID. */
   private readonly bound = new Map<string, C2sStream>();
   private readonly throttle: FailureThrottle;
-  private readonly fakeSecret = randomBytes(32);
+  private fakeSecret: Buffer = randomBytes(32);
   private readonly services: Service[] = [];
   private readonly now: () => Date;
   private readonly roster: RosterService;
@@ -109,8 +109,9 @@ export class Gateway implements StreamHost {
     });
   }
 
-  /** Answers the commands other gateways send to this one. */
-  start(): void {
+  /** Loads the cluster-wide secrets and answers the commands other gateways send to this one. */
+  async start(): Promise<void> {
+    this.fakeSecret = await this.deps.accounts.fakeCredentialSecret();
     const target = this.options.node;
     this.services.push(
       this.deps.bus.serve(

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { newUserCredentials, type UserScramCredentials } from '@holdfast/sasl';
-import { DuplicateKeyError, Users, type Store } from '@holdfast/store';
+import { DuplicateKeyError, Settings, Users, type Store } from '@holdfast/store';
 import { parseJid } from '@holdfast/xmpp';
 
 /** Accounts of the served domain, with their SCRAM credentials (never a password at rest). */
@@ -14,6 +14,31 @@ export class Accounts {
   /** Normalises a localpart (RFC 7622) into the account's bare JID; throws JidError when invalid. */
   bareJid(localpart: string): string {
     return parseJid(`${localpart}@${this.domain}`).toString();
+  }
+
+  /**
+   * The key of the fake credentials for unknown accounts, the same on every gateway (otherwise an
+   * unknown account would show a different salt per gateway, and so reveal that it does not exist).
+   * Created by whichever process asks first; an insert under a unique id settles races.
+   */
+  async fakeCredentialSecret(): Promise<Buffer> {
+    const id = 'auth.fake-credential-secret';
+    const read = (): Promise<{ value: string } | null> =>
+      this.store.run(Settings, 'findOne', (settings) => settings.findOne({ _id: id }));
+    const existing = await read();
+    if (existing !== null) return Buffer.from(existing.value, 'base64');
+    try {
+      const value = randomBytes(32).toString('base64');
+      await this.store.run(Settings, 'insertOne', (settings) =>
+        settings.insertOne({ _id: id, value, createdAt: new Date() }),
+      );
+      return Buffer.from(value, 'base64');
+    } catch (error) {
+      if (!(error instanceof DuplicateKeyError)) throw error;
+      const winner = await read();
+      if (winner === null) throw error;
+      return Buffer.from(winner.value, 'base64');
+    }
   }
 
   async credentials(bareJid: string): Promise<UserScramCredentials | undefined> {
