@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
@@ -41,7 +43,6 @@ export interface ResourceRegistryOptions {
 
 export type ResourceRegistryErrorCode =
   | 'HF_REGISTRY_JID_INVALID'
-  | 'HF_REGISTRY_KEY_TOO_LONG'
   | 'HF_REGISTRY_RECORD_INVALID'
   | 'HF_REGISTRY_CONTENDED'
   | 'HF_REGISTRY_BUCKET_INCOMPATIBLE';
@@ -67,7 +68,8 @@ export const DEFAULT_RESOURCE_BUCKET = 'HF_RESOURCES';
  * resourcepart is 3 key characters per non-alphanumeric byte, so binding should cap resourceparts well
  * below RFC 7622's 1023 octets.
  */
-const MAX_KEY_LENGTH = 2048;
+/** Two tokens and a dot stay well below the 2048 characters a key may have on a NATS control line. */
+const MAX_TOKEN_LENGTH = 960;
 /** CAS attempts before giving up; each failed attempt means another writer changed the key meanwhile. */
 const MAX_ATTEMPTS = 16;
 /** Purge markers expire after this; long enough for any watcher to have seen the release. */
@@ -196,7 +198,7 @@ export class ResourceRegistry {
 
   /** Every resource bound to `bareJid`, in no particular order. See the class comment for consistency. */
   async resourcesOf(bareJid: string): Promise<RegisteredResource[]> {
-    const filter = `$KV.${this.bucket}.${checkKey(encodeToken(bareJid))}.>`;
+    const filter = `$KV.${this.bucket}.${keyToken(bareJid)}.>`;
     const messages = await this.bus.jsm.direct.getLastMessagesFor(this.stream, { multi_last: [filter] });
     const records: RegisteredResource[] = [];
     for await (const message of messages) {
@@ -298,17 +300,20 @@ function keyOf(jid: string): string {
   if (slash <= 0 || slash === jid.length - 1) {
     throw new ResourceRegistryError('HF_REGISTRY_JID_INVALID', `not a full JID: ${JSON.stringify(jid)}`);
   }
-  return checkKey(`${encodeToken(jid.slice(0, slash))}.${encodeToken(jid.slice(slash + 1))}`);
+  return `${keyToken(jid.slice(0, slash))}.${keyToken(jid.slice(slash + 1))}`;
 }
 
-function checkKey(key: string): string {
-  if (key.length > MAX_KEY_LENGTH) {
-    throw new ResourceRegistryError(
-      'HF_REGISTRY_KEY_TOO_LONG',
-      `registry key of ${key.length} characters exceeds ${MAX_KEY_LENGTH}`,
-    );
-  }
-  return key;
+/**
+ * One key token for a JID part. Parts may be long (1023 bytes each, RFC 7622 §3) and escape to three
+ * characters per byte, more than a NATS control line carries (the server closes the connection); a token
+ * over MAX_TOKEN_LENGTH becomes `=H` + SHA-256 of it, which no escaped token can look like (`=` is only
+ * ever followed by two hex digits there).
+ */
+function keyToken(part: string): string {
+  const token = encodeToken(part);
+  return token.length <= MAX_TOKEN_LENGTH
+    ? token
+    : `=H${createHash('sha256').update(token).digest('base64url')}`;
 }
 
 function patched(record: RegisteredResource, patch: ResourcePatch): RegisteredResource {

@@ -214,9 +214,28 @@ export class C2sStream {
     return features;
   }
 
+  /**
+   * Runs work for the client's input strictly in order (RFC 6120 §10.1). A task that fails unexpectedly
+   * ends this stream with `internal-server-error`; it never escapes as an unhandled rejection.
+   */
+  private enqueue(task: () => Promise<void>): void {
+    this.inboundChain = this.inboundChain.then(task).catch((error: unknown) => {
+      this.host.logger.error({ session: this.id, err: error }, 'stream task failed');
+      this.fail(new StreamError('internal-server-error'));
+    });
+  }
+
   private handleElement(element: Element): void {
     if (this.phase !== 'negotiating' && this.phase !== 'bound') return;
     const ns = element.attrs.xmlns;
+    // RFC 6120 §4.9.1.1: the client gave up on the stream; answer by closing ours.
+    if (element.name === 'error' && ns === NS.STREAM) {
+      const condition = element.getChildElements()[0]?.name ?? 'undefined-condition';
+      this.host.logger.info({ session: this.id, condition }, 'stream error from the client');
+      this.endReason = { kind: 'error', condition: `client:${condition}` };
+      this.closeStream();
+      return;
+    }
     if (ns === NS.TLS && element.name === 'starttls' && this.account === undefined && this.tlsPending()) {
       void this.startTls();
       return;
@@ -231,7 +250,7 @@ export class C2sStream {
     }
     if (isStanza(element)) {
       this.receivedCount += 1;
-      this.inboundChain = this.inboundChain.then(() => this.handleStanza(element));
+      this.enqueue(() => this.handleStanza(element));
       return;
     }
     if (ns === NS.CSI && (element.name === 'active' || element.name === 'inactive')) {
@@ -338,7 +357,7 @@ export class C2sStream {
   private beforeBind(element: Element): void {
     const bind = element.getChild('bind', NS.BIND);
     if (element.name === 'iq' && element.attrs.type === 'set' && bind !== undefined) {
-      this.inboundChain = this.inboundChain.then(() => this.bind(element, bind));
+      this.enqueue(() => this.bind(element, bind));
       return;
     }
     this.fail(new StreamError('not-authorized', { text: 'bind a resource first' }));
@@ -346,9 +365,25 @@ export class C2sStream {
 
   private async bind(request: Element, bind: Element): Promise<void> {
     const account = this.account;
-    if (account === undefined || this.phase !== 'negotiating') return;
+    if (account === undefined || this.phase === 'closed') return;
+    if (this.phase === 'bound') {
+      // A second bind pipelined before the first result: one resource per stream (RFC 6120 §7.1).
+      const reply = errorReply(request, {
+        type: 'cancel',
+        condition: 'not-allowed',
+        text: 'a resource is bound already',
+      });
+      if (reply !== undefined) this.write(reply);
+      return;
+    }
     const requested = bind.getChildText('resource') ?? undefined;
-    const result = await this.host.bind(this, account, requested === '' ? undefined : requested);
+    let result: Jid | StanzaErrorInit;
+    try {
+      result = await this.host.bind(this, account, requested === '' ? undefined : requested);
+    } catch (error) {
+      this.host.logger.error({ session: this.id, err: error }, 'bind failed');
+      result = { type: 'wait', condition: 'internal-server-error' };
+    }
     // The stream may have ended while the claim was in flight (TypeScript cannot see that across await).
     if ((this.phase as Phase) !== 'negotiating') return;
     if ('condition' in result) {
