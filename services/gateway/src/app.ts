@@ -9,6 +9,7 @@ import { RosterRepository } from './roster/index.js';
 import type { ResourceRegistry } from './routing/registry.js';
 import type { StreamLogger } from './stream/c2s-stream.js';
 import { loadOrGenerateCertificate } from './transport/certificate.js';
+import { limitConnectionsPerAddress } from './transport/connection-limit.js';
 import { startTcpListener } from './transport/tcp.js';
 import { startWebSocketListener } from './transport/websocket.js';
 
@@ -132,7 +133,9 @@ export function build(deps: AppDeps): GatewayApp {
           port: config.websocket_port,
           logger: deps.logger,
           maxMessageBytes: config.max_stanza_size,
-          onConnection,
+          onConnection: limitConnectionsPerAddress(config.max_connections_per_ip, onConnection, (address) => {
+            deps.logger.warn({ address }, 'WebSocket connection over the per-address limit refused');
+          }),
         });
         websocketUrl = ws.url;
         closers.push(() => ws.close());
