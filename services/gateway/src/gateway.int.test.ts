@@ -204,6 +204,12 @@ describe('WebSocket (RFC 7395) and events', () => {
 
   it('publishes connection events (opened, bound, closed) for a session', async () => {
     const client = await login(0, 'bob', 'evented');
+    await Promise.all(
+      [1, 2, 3].map((n) =>
+        client.send(xml('message', { to: 'carol@localhost', id: `ev${n}` }, xml('body', {}, `n${n}`))),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
     await client.stop();
     const gateway = cluster.gateways[0];
     if (gateway === undefined) throw new Error('no gateway');
@@ -229,11 +235,20 @@ describe('WebSocket (RFC 7395) and events', () => {
         const mine = found
           .filter((e) => 'session' in e.data && e.data.session === session)
           .map((e) => e.type);
-        return mine.includes('connection.closed') ? { session, mine } : undefined;
+        const received = found.flatMap((e) =>
+          e.type === 'stanza.received' && e.data.session === session ? [e.metadata.id] : [],
+        );
+        return mine.includes('connection.closed') ? { session, mine, received } : undefined;
       },
       { timeoutMs: 10_000, intervalMs: 200 },
     );
-    expect(closed.mine).toEqual(['connection.opened', 'connection.bound', 'connection.closed']);
+    expect(closed.mine.filter((type) => type.startsWith('connection.'))).toEqual([
+      'connection.opened',
+      'connection.bound',
+      'connection.closed',
+    ]);
+    // Pipelined stanzas each get their own event (ids by position in the stream, never reused).
+    expect(closed.received).toEqual([1, 2, 3].map((n) => `${closed.session}.in.${n}`));
   });
 });
 

@@ -277,12 +277,12 @@ export class Gateway implements StreamHost {
   }
 
   /** The single entry point of a client's stanzas (validated, `from` stamped). */
-  async inbound(stream: C2sStream, stanza: Element): Promise<void> {
+  async inbound(stream: C2sStream, stanza: Element, seq: number): Promise<void> {
     const jid = stream.jid;
     if (jid === undefined) return;
     this.emit(
       this.deps.bus.publish(StanzaReceived, {
-        id: `${stream.id}.in.${stream.receivedCount}`,
+        id: `${stream.id}.in.${seq}`,
         data: { session: stream.id, stanza: serialize(stanza) },
       }),
     );

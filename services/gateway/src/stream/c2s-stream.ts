@@ -38,8 +38,11 @@ export interface StreamHost {
   authFailed(remoteAddress: string, account: string | undefined): void;
   /** Binds a resource for the authenticated account: the full JID, or the bind error to answer. */
   bind(stream: C2sStream, account: string, requested: string | undefined): Promise<Jid | StanzaErrorInit>;
-  /** A validated stanza from the bound client, `from` stamped: the one place inbound stanzas go. */
-  inbound(stream: C2sStream, stanza: Element): Promise<void>;
+  /**
+   * A validated stanza from the bound client, `from` stamped: the one place inbound stanzas go. `seq`
+   * counts the stanzas read on this stream after binding (1, 2, ...), in input order.
+   */
+  inbound(stream: C2sStream, stanza: Element, seq: number): Promise<void>;
   /** A stanza was written to the client (`seq` counts them per stream): the outbound event. */
   sent(stream: C2sStream, stanza: Element, seq: number): void;
   /** The stream is gone (after close or transport loss); called once. */
@@ -91,8 +94,7 @@ export class C2sStream {
    */
   readonly directedPresence = new Set<string>();
   private sentCount = 0;
-  /** Stanzas read from the client after binding: the inbound count. */
-  receivedCount = 0;
+  private receivedCount = 0;
 
   constructor(
     readonly transport: Transport,
@@ -250,7 +252,8 @@ export class C2sStream {
     }
     if (isStanza(element)) {
       this.receivedCount += 1;
-      this.enqueue(() => this.handleStanza(element));
+      const seq = this.receivedCount;
+      this.enqueue(() => this.handleStanza(element, seq));
       return;
     }
     if (ns === NS.CSI && (element.name === 'active' || element.name === 'inactive')) {
@@ -403,7 +406,7 @@ export class C2sStream {
     );
   }
 
-  private async handleStanza(stanza: Element): Promise<void> {
+  private async handleStanza(stanza: Element, seq: number): Promise<void> {
     const jid = this.boundJid;
     if (jid === undefined || this.phase !== 'bound') return;
     const checked = validateClientStanza(stanza, jid);
@@ -427,7 +430,7 @@ export class C2sStream {
       return;
     }
     try {
-      await this.host.inbound(this, checked.stanza);
+      await this.host.inbound(this, checked.stanza, seq);
     } catch (error) {
       this.host.logger.error({ session: this.id, err: error }, 'stanza handling failed');
       const reply = errorReply(checked.stanza, { type: 'wait', condition: 'internal-server-error' });
