@@ -87,6 +87,8 @@ export class Gateway implements StreamHost {
   private readonly throttle: FailureThrottle;
   private fakeSecret: Buffer = randomBytes(32);
   private readonly services: Service[] = [];
+  /** Cleanups of ended streams still running (registry release, unavailable broadcast, event). */
+  private readonly cleanups = new Set<Promise<void>>();
   private readonly now: () => Date;
   private readonly roster: RosterService;
 
@@ -256,7 +258,7 @@ export class Gateway implements StreamHost {
     connections.add(-1, { transport: stream.transport.kind });
     if (reason.kind === 'error') streamErrors.add(1, { condition: reason.condition });
     const jid = stream.jid?.toString();
-    void (async () => {
+    const cleanup = (async () => {
       if (jid !== undefined && this.bound.get(jid) === stream) {
         this.bound.delete(jid);
         if (stream.available) await this.broadcastUnavailable(stream);
@@ -274,6 +276,8 @@ export class Gateway implements StreamHost {
     })().catch((error: unknown) => {
       this.logger.error({ session: stream.id, err: error }, 'cleanup after stream end failed');
     });
+    this.cleanups.add(cleanup);
+    void cleanup.finally(() => this.cleanups.delete(cleanup));
   }
 
   /** The single entry point of a client's stanzas (validated, `from` stamped). */
@@ -501,6 +505,8 @@ export class Gateway implements StreamHost {
   async stop(): Promise<void> {
     for (const stream of this.streams) stream.fail(new StreamError('system-shutdown'));
     await Promise.all(this.services.map((service) => service.stop()));
+    // Registry records released and events published before the process lets go of NATS.
+    await Promise.all([...this.cleanups]);
   }
 }
 
