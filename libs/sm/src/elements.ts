@@ -1,4 +1,4 @@
-import { NS, StreamError, cloneElement, xml } from '@holdfast/xmpp';
+import { NS, StreamError, cloneElement, withDelay, xml } from '@holdfast/xmpp';
 import type { Element } from '@holdfast/xmpp';
 
 import { SmError } from './errors.js';
@@ -81,10 +81,5 @@ const STAMPED: ReadonlySet<string> = new Set(['message', 'presence']);
  */
 export function stampDelay(stanza: Element, bareJid: string, at: Date): Element {
   if (Number.isNaN(at.getTime())) throw new SmError('HF_SM_TIME_INVALID', 'at is an invalid Date');
-  const copy = cloneElement(stanza);
-  if (!STAMPED.has(stanza.getName())) return copy;
-  if (stanza.getChildElements().some((child) => child.getNS() === NS.DELAY)) return copy;
-  // XEP-0082 DateTime profile: toISOString() is UTC with milliseconds, e.g. 2025-01-02T03:04:05.678Z.
-  copy.append(xml('delay', { xmlns: NS.DELAY, from: bareJid, stamp: at.toISOString() }));
-  return copy;
+  return STAMPED.has(stanza.getName()) ? withDelay(stanza, bareJid, at) : cloneElement(stanza);
 }

@@ -1,3 +1,4 @@
+export { withDelay } from './delay.js';
 export { Jid, JidError, parseJid } from './jid.js';
 export type { JidErrorCode } from './jid.js';
 export { NS } from './namespaces.js';

@@ -175,3 +175,21 @@ describe('cloneElement', () => {
     expect(copy.getChildText('body')).toBe('changed');
   });
 });
+
+describe('withDelay (XEP-0203)', () => {
+  it('stamps a copy once and keeps an existing stamp', async () => {
+    const { withDelay } = await import('./delay.js');
+    const { xml: build } = await import('./xml.js');
+    const at = new Date('2026-11-21T10:00:00.123Z');
+    const message = build('message', { to: 'a@b' }, build('body', {}, 'hi'));
+    const stamped = withDelay(message, 'b', at);
+    expect(message.getChild('delay', NS.DELAY)).toBeUndefined();
+    expect(stamped.getChild('delay', NS.DELAY)?.attrs).toMatchObject({
+      from: 'b',
+      stamp: '2026-11-21T10:00:00.123Z',
+    });
+    const again = withDelay(stamped, 'other', new Date(0));
+    expect(again).not.toBe(stamped);
+    expect(again.getChildren('delay', NS.DELAY).map((d) => d.attrs.from)).toEqual(['b']);
+  });
+});

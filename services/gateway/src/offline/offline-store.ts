@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { OfflineMessages, type Store } from '@holdfast/store';
-import { NS, cloneElement, serialize, xml, type Element } from '@holdfast/xmpp';
+import { serialize, withDelay, type Element } from '@holdfast/xmpp';
 
 /**
  * XEP-0160 offline storage: a message for a user with no available resource is kept, stamped with a
@@ -41,12 +41,4 @@ export class OfflineStore {
     if (ids.length === 0) return;
     await this.store.run(OfflineMessages, 'deleteMany', (c) => c.deleteMany({ _id: { $in: [...ids] } }));
   }
-}
-
-/** XEP-0203: stamps when the server first stored the stanza, unless it already carries a delay. */
-export function withDelay(stanza: Element, from: string, at: Date): Element {
-  if (stanza.getChild('delay', NS.DELAY) !== undefined) return stanza;
-  const copy = cloneElement(stanza);
-  copy.append(xml('delay', { xmlns: NS.DELAY, from, stamp: at.toISOString() }));
-  return copy;
 }
