@@ -123,7 +123,7 @@ describe('two gateway processes behave as one server', () => {
     cleanups.push(() => ann.stop());
     await ann.send(xml('iq', { type: 'get', id: 'r0' }, xml('query', { xmlns: NS.ROSTER })));
     await ann.waitFor((s) => s.attrs.id === 'r0');
-    await ann.send(xml('presence'));
+    await ann.available();
     const slix = await ben(1);
 
     // RFC 6121 §3.1: ann asks, ben (slixmpp) approves; ann gets the push and ben's presence.

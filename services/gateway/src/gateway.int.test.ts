@@ -39,8 +39,8 @@ describe('two gateways behave as one server (xmpp.js over TCP + STARTTLS)', () =
     const bob = await login(1, 'bob', 'phone');
     expect(alice.jid).toBe('alice@localhost/laptop');
     expect(bob.jid).toBe('bob@localhost/phone');
-    await alice.send(xml('presence'));
-    await bob.send(xml('presence'));
+    await alice.available();
+    await bob.available();
 
     await alice.send(
       xml('message', { to: 'bob@localhost/phone', type: 'chat', id: 'm1' }, xml('body', {}, 'hi bob')),
@@ -78,7 +78,7 @@ describe('two gateways behave as one server (xmpp.js over TCP + STARTTLS)', () =
     // carol is online (previous test) but never sent initial presence: no available resource.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const carol = await login(1, 'carol', 'tablet');
-    await carol.send(xml('presence'));
+    await carol.available();
     const stored = await carol.waitFor((s) => s.attrs.id === 'off1');
     expect(stored.getChildText('body')).toBe('later');
     expect(stored.getChild('delay', NS.DELAY)?.attrs.from).toBe('localhost');
@@ -117,7 +117,7 @@ describe('roster and presence subscriptions (RFC 6121 §2-4) across gateways', (
     for (const client of [dora, emil]) {
       await client.send(xml('iq', { type: 'get', id: 'roster1' }, xml('query', { xmlns: NS.ROSTER })));
       await client.waitFor((s) => s.attrs.id === 'roster1' && s.attrs.type === 'result');
-      await client.send(xml('presence'));
+      await client.available();
     }
 
     await dora.send(xml('presence', { to: 'emil@localhost', type: 'subscribe', id: 'sub1' }));
@@ -190,8 +190,8 @@ describe('WebSocket (RFC 7395) and events', () => {
     });
     clients.push(web);
     const tcp = await login(0, 'alice', 'ws-peer');
-    await tcp.send(xml('presence'));
-    await web.send(xml('presence'));
+    await tcp.available();
+    await web.available();
     await web.send(
       xml('message', { to: 'alice@localhost/ws-peer', type: 'chat', id: 'w1' }, xml('body', {}, 'over ws')),
     );

@@ -336,6 +336,8 @@ export class Gateway implements StreamHost {
       presence: stream.available ? serialize(stanza) : undefined,
     });
     const bare = jid.bare().toString();
+    // §4.2.2, §4.4.2: the sending resource gets its own presence back too.
+    stream.deliver(withTo(stanza, jid.toString()));
     await this.toOtherResources(stream, stanza);
     await this.roster.broadcast(stanza, bare);
     if (initial) {

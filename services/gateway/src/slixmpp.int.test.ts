@@ -46,7 +46,7 @@ describe('slixmpp (Debian python3-slixmpp) over TCP + STARTTLS', () => {
       resource: 'web',
     });
     stops.push(() => xavier.stop());
-    await xavier.send(xml('presence'));
+    await xavier.available();
 
     sally.send({ cmd: 'send_message', to: 'xavier@localhost', body: 'from slixmpp', id: 's1' });
     const atXavier = await xavier.waitFor((s) => s.attrs.id === 's1', 10_000);

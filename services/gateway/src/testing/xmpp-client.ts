@@ -1,6 +1,6 @@
 // @ts-expect-error -- @xmpp/client 0.14 ships no type declarations; XmppClient below types what tests use.
 import { client as createClient } from '@xmpp/client';
-import type { Element } from '@holdfast/xmpp';
+import { xml, type Element } from '@holdfast/xmpp';
 
 /** The part of an @xmpp/client instance the tests drive. */
 interface XmppClient {
@@ -51,6 +51,22 @@ export class TestClient {
 
   async send(stanza: Element): Promise<void> {
     await this.xmpp.send(stanza);
+  }
+
+  /**
+   * Sends initial (or updated) presence and waits for the server's echo of it (RFC 6121 §4.2.2), so the
+   * resource is routable cluster-wide before the test goes on.
+   */
+  async available(presence: Element = xml('presence')): Promise<void> {
+    const before = this.received.length;
+    await this.send(presence);
+    await this.waitFor(
+      (stanza) =>
+        this.received.indexOf(stanza) >= before &&
+        stanza.is('presence') &&
+        stanza.attrs.from === this.jid &&
+        stanza.attrs.type === undefined,
+    );
   }
 
   /** The first received stanza matching `predicate` (waiting up to `timeoutMs`). */
