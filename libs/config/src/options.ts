@@ -180,6 +180,20 @@ export const OPTIONS = {
     min: 1,
     doc: 'concurrent client connections accepted per remote address',
   }),
+  gateway_heartbeat_ms: int({
+    env: 'GATEWAY_HEARTBEAT_MS',
+    group: gw,
+    default: 500,
+    min: 50,
+    doc: 'how often a gateway writes its heartbeat (KV bucket HF_GATEWAYS)',
+  }),
+  gateway_dead_after_ms: int({
+    env: 'GATEWAY_DEAD_AFTER_MS',
+    group: gw,
+    default: 2000,
+    min: 200,
+    doc: 'a gateway whose heartbeat has not changed for this long is dead: session-state moves its resumable sessions to hibernation and ends the others',
+  }),
 
   hibernation_time_s: int({
     env: 'SM_HIBERNATION_TIME_S',

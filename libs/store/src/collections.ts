@@ -90,4 +90,81 @@ export interface SettingDocument {
 
 export const Settings = defineCollection<SettingDocument>({ name: 'settings' });
 
-export const COLLECTIONS = [Users, OfflineMessages, RosterItems, Settings] as const;
+/**
+ * Stream-management sessions as session-state projects them from the session log (`HF_SESSION`, the
+ * `f.>` lanes): a read model for the admin API, per-user limits and takeovers. The log stays the truth;
+ * `lastSeq` makes the projection idempotent (an event at or below it is a replay and changes nothing).
+ */
+export interface SmSessionDocument {
+  /** The session id (the public part of the SM-ID). */
+  readonly _id: string;
+  readonly jid: string;
+  readonly bareJid: string;
+  readonly status: 'ACTIVE' | 'HIBERNATING' | 'TERMINATED';
+  /** Gateway node holding the connection while ACTIVE. */
+  readonly owner?: string;
+  readonly resumable: boolean;
+  /** The fence (spec §2.1). */
+  readonly version: number;
+  readonly h: number;
+  readonly acked: number;
+  readonly enabledAt: Date;
+  readonly hibernatedAt?: Date;
+  readonly deadline?: Date;
+  readonly terminatedKind?: 'closed' | 'expired' | 'evicted' | 'overflow';
+  readonly recordKept?: boolean;
+  /** Stanzas in the hibernation queue (0 while ACTIVE: a connected session's queue lives in the log). */
+  readonly queueLength: number;
+  /** Stream sequence of the last event applied. */
+  readonly lastSeq: number;
+  readonly updatedAt: Date;
+}
+
+export const SmSessions = defineCollection<SmSessionDocument>({
+  name: 'sm_sessions',
+  indexes: [
+    { name: 'owner_status', key: { owner: 1, status: 1 } },
+    { name: 'bareJid', key: { bareJid: 1 } },
+  ],
+});
+
+/** One stanza of a hibernating session's queue (spec §2.4), deleted when the session resumes or ends. */
+export interface SmQueueDocument {
+  /** `<session>:<stream sequence>`: a replayed insert is a duplicate key, harmless. */
+  readonly _id: string;
+  readonly session: string;
+  /** Stream sequence of the entry in the session log: its place in the queue. */
+  readonly seq: number;
+  /** The delay-stamped copy (§2.5). */
+  readonly stanza: string;
+  readonly at: Date;
+}
+
+export const SmQueue = defineCollection<SmQueueDocument>({
+  name: 'sm_queue',
+  indexes: [{ name: 'session_seq', key: { session: 1, seq: 1 } }],
+});
+
+/** The h-record of a session terminated as expired, evicted or overflow, for one `<failed h/>` (§5). */
+export interface SmHRecordDocument {
+  /** The session id. */
+  readonly _id: string;
+  readonly bareJid: string;
+  readonly h: number;
+  readonly terminatedAt: Date;
+}
+
+export const SmHRecords = defineCollection<SmHRecordDocument>({
+  name: 'sm_h_records',
+  indexes: [{ name: 'bareJid_terminatedAt', key: { bareJid: 1, terminatedAt: 1 } }],
+});
+
+export const COLLECTIONS = [
+  Users,
+  OfflineMessages,
+  RosterItems,
+  Settings,
+  SmSessions,
+  SmQueue,
+  SmHRecords,
+] as const;

@@ -1,7 +1,24 @@
 export { defineCollection } from './collection.js';
 export type { CollectionDefinition, DocumentOf, IndexDeclaration } from './collection.js';
-export { COLLECTIONS, OfflineMessages, RosterItems, Settings, Users } from './collections.js';
-export type { OfflineMessageDocument, RosterDocument, SettingDocument, UserDocument } from './collections.js';
+export {
+  COLLECTIONS,
+  OfflineMessages,
+  RosterItems,
+  Settings,
+  SmHRecords,
+  SmQueue,
+  SmSessions,
+  Users,
+} from './collections.js';
+export type {
+  OfflineMessageDocument,
+  RosterDocument,
+  SettingDocument,
+  SmHRecordDocument,
+  SmQueueDocument,
+  SmSessionDocument,
+  UserDocument,
+} from './collections.js';
 export { DuplicateKeyError, StoreError, StoreUnavailableError, isTransient, toStoreError } from './errors.js';
 export type { StoreErrorCode } from './errors.js';
 export { withRetry } from './retry.js';

@@ -1,0 +1,90 @@
+import type { Bus, BusLogger, Service } from '@holdfast/bus';
+import type { Config } from '@holdfast/config';
+import { SmResumeClaim } from '@holdfast/events';
+import {
+  SessionLog,
+  claimResume,
+  forgetGateway,
+  watchGateways,
+  type GatewayWatch,
+} from '@holdfast/session-log';
+import type { Store } from '@holdfast/store';
+
+import { ProjectionConsumers } from './projection/projection-consumers.js';
+import { SessionProjector } from './projection/session-projector.js';
+import { GatewayTakeover } from './takeover/gateway-takeover.js';
+
+export type SessionStateConfig = Pick<
+  Config,
+  'node_id' | 'old_session_ttl_s' | 'gateway_dead_after_ms' | 'nats_stream_replicas'
+>;
+
+export interface AppDeps {
+  readonly config: SessionStateConfig;
+  readonly bus: Bus;
+  readonly store: Store;
+  readonly logger: BusLogger;
+  /** Durable consumer names `<prefix>-p<partition>`; default `session-state` (tests use their own). */
+  readonly durablePrefix?: string;
+  /** Gateway liveness bucket; default `HF_GATEWAYS` (tests use their own). */
+  readonly gatewaysBucket?: string;
+}
+
+export interface SessionStateApp {
+  readonly projection: ProjectionConsumers;
+  readonly takeover: GatewayTakeover;
+  /** Starts the projection, answers resume claims, watches the gateways. */
+  start(): Promise<void>;
+  /** Stops watching, answering and consuming, letting work in hand finish. */
+  stop(): Promise<void>;
+}
+
+/**
+ * session-state, the durable half of stream management: answers resume claims (spec §2.3 steps 2-3)
+ * on the session log, projects the logs into MongoDB, and takes over the sessions of gateways that died.
+ * Nothing subscribes or consumes until `start`.
+ */
+export function build(deps: AppDeps): SessionStateApp {
+  const { config, bus, store, logger } = deps;
+  const log = new SessionLog(bus);
+  const projection = new ProjectionConsumers(bus, new SessionProjector(store, log), {
+    logger,
+    ...(deps.durablePrefix === undefined ? {} : { durablePrefix: deps.durablePrefix }),
+  });
+  const takeover = new GatewayTakeover({ log, store, projection, logger });
+  const bucket = {
+    replicas: config.nats_stream_replicas,
+    ...(deps.gatewaysBucket === undefined ? {} : { bucket: deps.gatewaysBucket }),
+  };
+  let claims: Service | undefined;
+  let watch: GatewayWatch | undefined;
+
+  return {
+    projection,
+    takeover,
+    start: async () => {
+      await projection.start();
+      claims = bus.serve(SmResumeClaim, (request) =>
+        claimResume(log, request, { oldSessionTtlS: config.old_session_ttl_s }),
+      );
+      watch = await watchGateways(bus, {
+        ...bucket,
+        deadAfterMs: config.gateway_dead_after_ms,
+        onDead: async (node, gateway) => {
+          const started = Date.now();
+          const report = await takeover.takeOver(node);
+          logger.info({ ...report, ms: Date.now() - started }, 'took over the sessions of a dead gateway');
+          await forgetGateway(bus, gateway, bucket);
+        },
+        onError: (error) => {
+          logger.warn({ err: error }, 'gateway watch: will retry');
+        },
+      });
+    },
+    stop: async () => {
+      await watch?.stop();
+      await claims?.stop();
+      await projection.stop();
+    },
+  };
+}
