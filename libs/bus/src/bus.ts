@@ -50,6 +50,11 @@ export interface BusOptions {
 export interface PublishOptions {
   /** Reject the publish unless the subject's last stream sequence is this (0 = no message yet). */
   readonly expectLastSubjectSequence?: number;
+  /**
+   * Check `expectLastSubjectSequence` against the last message matching this subject filter instead of
+   * the published subject (a fence shared by several subjects; nats-server ≥ 2.11).
+   */
+  readonly expectLastSubjectSequenceSubject?: string;
   readonly timeoutMs?: number;
 }
 
@@ -136,6 +141,8 @@ export class Bus {
         max_age: nanos(stream.maxAgeS * 1000),
         duplicate_window: nanos(stream.duplicateWindowS * 1000),
         num_replicas: replicas,
+        // Session snapshots and queues are read with direct gets (last by subject, batches by filter).
+        allow_direct: true,
       };
       try {
         await this.jsm.streams.add(config);
@@ -181,7 +188,14 @@ export class Bus {
               ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
               ...(options.expectLastSubjectSequence === undefined
                 ? {}
-                : { expect: { lastSubjectSequence: options.expectLastSubjectSequence } }),
+                : {
+                    expect: {
+                      lastSubjectSequence: options.expectLastSubjectSequence,
+                      ...(options.expectLastSubjectSequenceSubject === undefined
+                        ? {}
+                        : { lastSubjectSequenceSubject: options.expectLastSubjectSequenceSubject }),
+                    },
+                  }),
             });
           } catch (error) {
             throw mapPublishError(error, subject, options.expectLastSubjectSequence);

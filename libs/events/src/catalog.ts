@@ -19,9 +19,27 @@ const counter = z.number().int().min(0).max(0xffff_ffff);
 /** A serialized stanza (XML text). */
 const stanza = z.string().min(1);
 
-/** `hf.session.<partition>.<session>.<type>`: one session's events on one subject tree, in order. */
-function sessionSubject(session: string, type: string): string {
-  return `hf.session.${partitionOf(session)}.${encodeToken(session)}.${type}`;
+/**
+ * Lanes of a stream-management session's log (`hf.session.<partition>.<session>.<lane>.<type>`), so one
+ * wildcard selects what a reader needs (docs/stream-management.md):
+ * - `f.state`: state transitions (enable, hibernate, claim, terminate), each carrying the whole state;
+ * - `f.queue`: stanzas queued while the session has no connection;
+ * - `o.queue`: stanzas its connected gateway made durable before writing them;
+ * - `in`: stanzas read from the client; `ack`: the client's acknowledgements.
+ * Everything under `f.` is the fence: publishes on a session check that nothing under `f.` changed since
+ * their writer last looked (a claim by another gateway, or a queued stanza it must pick up).
+ */
+export type SessionLane = 'f.state' | 'f.queue' | 'o.queue' | 'in' | 'ack';
+
+/** `hf.session.<partition>.<session>[.<lane>].<type>`: one session's events on one subject tree, in order. */
+function sessionSubject(session: string, type: string, lane?: SessionLane | 'f' | '*.queue'): string {
+  const base = `hf.session.${partitionOf(session)}.${encodeToken(session)}`;
+  return lane === undefined ? `${base}.${type}` : `${base}.${lane}.${type}`;
+}
+
+/** The subjects of one lane of a session (`f` = the whole fence, `queue` = every queued or sent stanza). */
+export function sessionLaneFilter(session: string, lane: SessionLane | 'f' | '*.queue'): string {
+  return sessionSubject(session, '>', lane);
 }
 
 /** The filter for one partition of the session stream (what a session-state worker consumes). */
@@ -34,15 +52,52 @@ export function sessionFilter(session: string): string {
   return sessionSubject(session, '>');
 }
 
-const sessionEvent = <const T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+const sessionEvent = <const T extends string, S extends z.ZodRawShape>(
+  type: T,
+  shape: S,
+  lane?: SessionLane,
+) =>
   defineEvent({
     type,
     version: 1,
     stream: 'session',
     schema: z.object({ session: sessionId, ...shape }),
     // The schema always has `session`; TypeScript cannot see that through the generic shape.
-    subject: (data) => sessionSubject((data as { session: string }).session, type),
+    subject: (data) => sessionSubject((data as { session: string }).session, type, lane),
   });
+
+/**
+ * The whole state of a stream-management session after a transition (spec §2.1), so the last `f.state`
+ * event is a snapshot on its own. Counters are those known to the writer at that moment.
+ */
+export const smState = z.object({
+  /** The fence (§2.1): 1 at enable, +1 per successful resume claim. */
+  version: z.number().int().min(1),
+  status: z.enum(['ACTIVE', 'HIBERNATING', 'TERMINATED']),
+  /** Full JID of the session's resource. */
+  jid,
+  resumable: z.boolean(),
+  /** SHA-256 (base64url) of the secret part of the SM-ID; the SM-ID itself is never stored. */
+  secretHash: z.string().optional(),
+  /** Effective resume window in seconds (§1.2). */
+  max: count,
+  /** Gateway node holding the connection while ACTIVE. */
+  owner: z.string().min(1).optional(),
+  enabledAt: isoTime,
+  hibernatedAt: isoTime.optional(),
+  deadline: isoTime.optional(),
+  terminatedKind: z.enum(['closed', 'expired', 'evicted', 'overflow']).optional(),
+  /** Stanzas the server handled from the client (inbound `h`). */
+  h: counter,
+  /** Stanzas the client acknowledged, and the stream sequence of the last acknowledged queue entry. */
+  acked: counter,
+  ackedThrough: count,
+  /** Queue entries up to this stream sequence have been written to a connection (re-sent on a resume). */
+  writtenThrough: count,
+  /** TERMINATED as expired, evicted or overflow with its h-record kept for one `<failed h/>` (spec §5). */
+  recordKept: z.boolean().optional(),
+});
+export type SmState = z.infer<typeof smState>;
 
 export const ConnectionOpened = sessionEvent('connection.opened', {
   gateway: z.string().min(1),
@@ -60,39 +115,53 @@ export const ConnectionClosed = sessionEvent('connection.closed', {
 });
 
 /** A stanza read from the client; `h` is the inbound count it made when SM is on (spec §1.3). */
-export const StanzaReceived = sessionEvent('stanza.received', { h: counter.optional(), stanza });
+export const StanzaReceived = sessionEvent('stanza.received', { h: counter.optional(), stanza }, 'in');
 
-/** A stanza accepted for delivery to the client; `seq` is its outbound count when SM is on. */
-export const StanzaSent = sessionEvent('stanza.sent', { seq: counter.optional(), stanza });
+/**
+ * A stanza accepted for delivery to the client, made durable before it is written; `seq` is its outbound
+ * count when SM is on. With SM on `stanza` is the delay-stamped copy (spec §2.5) that re-sends and §4 use.
+ */
+export const StanzaSent = sessionEvent('stanza.sent', { seq: counter.optional(), stanza }, 'o.queue');
 
-export const SmEnabled = sessionEvent('sm.enabled', { jid, resumable: z.boolean(), max: count.optional() });
+export const SmEnabled = sessionEvent(
+  'sm.enabled',
+  { jid, resumable: z.boolean(), max: count.optional(), state: smState },
+  'f.state',
+);
 
 export const SmAckDelayed = sessionEvent('sm.ack_delayed', { jid, unacked: count, queued: count });
 
-export const SmHibernationStarted = sessionEvent('sm.hibernation_started', {
-  jid,
-  deadline: isoTime,
-  queued: count,
-});
+export const SmHibernationStarted = sessionEvent(
+  'sm.hibernation_started',
+  { jid, deadline: isoTime, queued: count, state: smState },
+  'f.state',
+);
 
-export const SmHibernationStanzaQueued = sessionEvent('sm.hibernation_stanza_queued', {
-  jid,
-  stanza,
-  queueLength: count,
-});
+/** A stanza queued for a session without a connection: the stamped copy (§2.5) is the queue entry. */
+export const SmHibernationStanzaQueued = sessionEvent(
+  'sm.hibernation_stanza_queued',
+  { jid, stanza, queueLength: count },
+  'f.queue',
+);
 
-export const SmHibernationEnded = sessionEvent('sm.hibernation_ended', {
-  jid,
-  hibernatedS: z.number().min(0),
-  resent: count,
-});
+/** A resume claim committed (T3/T8/T12): the new connection's gateway owns the session from here. */
+export const SmHibernationEnded = sessionEvent(
+  'sm.hibernation_ended',
+  { jid, hibernatedS: z.number().min(0), resent: count, state: smState },
+  'f.state',
+);
 
-export const SmSessionTerminated = sessionEvent('sm.session_terminated', {
-  jid,
-  kind: z.enum(['closed', 'expired', 'evicted', 'overflow']),
-  h: counter,
-  unacked: count,
-});
+export const SmSessionTerminated = sessionEvent(
+  'sm.session_terminated',
+  {
+    jid,
+    kind: z.enum(['closed', 'expired', 'evicted', 'overflow']),
+    h: counter,
+    unacked: count,
+    state: smState,
+  },
+  'f.state',
+);
 
 /** The fate of one unacked stanza at termination (spec §4 rules R0-R9). */
 export const SmUnackedOutcome = sessionEvent('sm.unacked_outcome', {
@@ -107,7 +176,8 @@ export const SmResumeFailed = sessionEvent('sm.resume_failed', {
   condition: z.string().min(1),
 });
 
-export const SmAcked = sessionEvent('sm.acked', { acked: counter });
+/** `<a h/>` advanced: `through` is the stream sequence of the last queue entry it acknowledges. */
+export const SmAcked = sessionEvent('sm.acked', { acked: counter, through: count.optional() }, 'ack');
 
 export const S2sClosed = defineEvent({
   type: 's2s.closed',
@@ -151,6 +221,39 @@ export const SmUnackedDispose = defineCommand({
     stanzas: z.array(z.object({ seq: counter, stanza })),
   }),
   reply: z.object({ claimed: z.array(counter) }),
+});
+
+/**
+ * Spec §2.3 step 2-3: a resume claim, answered by session-state with a compare-and-set on the session's
+ * log. `secret` is the part of the SM-ID after the session id; only its hash is compared.
+ */
+export const SmResumeClaim = defineCommand({
+  name: 'sm.resume.claim',
+  request: z.object({
+    session: sessionId,
+    bareJid: jid,
+    secret: z.string().min(1).max(128),
+    h: counter,
+    /** The gateway whose connection takes the session over. */
+    gateway: z.string().min(1),
+  }),
+  reply: z.discriminatedUnion('ok', [
+    z.object({
+      ok: z.literal(false),
+      condition: z.enum(['item-not-found', 'undefined-condition', 'internal-server-error']),
+      h: counter.optional(),
+    }),
+    z.object({
+      ok: z.literal(true),
+      /** The state the claim committed (version bumped, owner = the claiming gateway). */
+      state: smState,
+      /** Stream sequence of the claim: the fence the new owner publishes against. */
+      fence: z.number().int().min(1),
+      /** The gateway that still held a connection (T12), to be kicked with `conflict`. */
+      previousOwner: z.string().optional(),
+      hibernatedS: z.number().min(0),
+    }),
+  ]),
 });
 
 /** Spec §6: a push service moves a hibernating session's deadline, within the spec's bounds. */

@@ -63,3 +63,8 @@ export function commandSubject(command: CommandDefinition, target: string | unde
   }
   return target === undefined ? command.subject : `${command.subject}.${encodeToken(target)}`;
 }
+
+/** The request payload of a command. */
+export type RequestOf<C> = C extends CommandDefinition<string, infer Request> ? Request : never;
+/** The reply payload of a command. */
+export type ReplyOf<C> = C extends CommandDefinition<string, unknown, infer Reply> ? Reply : never;

@@ -12,6 +12,7 @@ export {
   SmHibernationEnded,
   SmHibernationStanzaQueued,
   SmHibernationStarted,
+  SmResumeClaim,
   SmResumeFailed,
   SmSessionTerminated,
   SmSetHibernationDeadline,
@@ -20,8 +21,11 @@ export {
   StanzaReceived,
   StanzaSent,
   sessionFilter,
+  sessionLaneFilter,
   sessionPartitionFilter,
+  smState,
 } from './catalog.js';
+export type { SessionLane, SmState } from './catalog.js';
 export {
   DecodeError,
   decodeEvent,
@@ -33,7 +37,7 @@ export {
 } from './codec.js';
 export type { AnyEvent, DataOf, DecodeErrorCode, Event, EventMetadata, EventOf, EventType } from './codec.js';
 export { commandSubject, defineCommand, defineEvent } from './definition.js';
-export type { CommandDefinition, EventDefinition, Upcaster } from './definition.js';
+export type { CommandDefinition, EventDefinition, ReplyOf, RequestOf, Upcaster } from './definition.js';
 export { SESSION_PARTITIONS, partitionOf } from './partition.js';
 export { STREAMS } from './streams.js';
 export type { StreamDeclaration, StreamKey } from './streams.js';

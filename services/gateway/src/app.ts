@@ -30,6 +30,15 @@ export type GatewayConfig = Pick<
   | 'auth_max_failures'
   | 'auth_failure_window_s'
   | 'max_connections_per_ip'
+  | 'hibernation_time_s'
+  | 'max_queue_size'
+  | 'max_unacked_stanzas'
+  | 'max_inactive_unacked_stanzas'
+  | 'max_ack_delay_s'
+  | 'read_timeout_s'
+  | 'old_session_ttl_s'
+  | 'location'
+  | 'unacked_message_policy'
 >;
 
 export interface AppDeps {
@@ -66,6 +75,17 @@ export function build(deps: AppDeps): GatewayApp {
       maxStanzaSize: config.max_stanza_size,
       authMaxFailures: config.auth_max_failures,
       authFailureWindowS: config.auth_failure_window_s,
+      sm: {
+        hibernationTimeS: config.hibernation_time_s,
+        maxQueueSize: config.max_queue_size,
+        maxUnackedStanzas: config.max_unacked_stanzas,
+        maxInactiveUnackedStanzas: config.max_inactive_unacked_stanzas,
+        maxAckDelayS: config.max_ack_delay_s,
+        readTimeoutS: config.read_timeout_s,
+        oldSessionTtlS: config.old_session_ttl_s,
+        location: config.location,
+        unackedMessagePolicy: config.unacked_message_policy,
+      },
     },
     {
       bus: deps.bus,

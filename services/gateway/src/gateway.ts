@@ -7,9 +7,13 @@ import {
   ConnectionOpened,
   GatewayDeliver,
   GatewayKick,
+  SmUnackedDispose,
+  SmUnackedOutcome,
   StanzaReceived,
   StanzaSent,
 } from '@holdfast/events';
+import { SessionLog } from '@holdfast/session-log';
+import { decideOutcomes, type UnackedMessagePolicy } from '@holdfast/sm';
 import { metrics } from '@opentelemetry/api';
 import { NoRespondersError } from '@holdfast/bus';
 import {
@@ -30,12 +34,19 @@ import { FailureThrottle } from './auth/throttle.js';
 import type { OfflineStore } from './offline/offline-store.js';
 import { RosterService } from './roster-service.js';
 import { subscriptionTypeOf, type RosterRepository } from './roster/index.js';
-import type { ResourceRecord, ResourceRegistry } from './routing/registry.js';
+import { HIBERNATING, type ResourceRecord, type ResourceRegistry } from './routing/registry.js';
 import { route } from './routing/rules.js';
 import { C2sStream, type EndReason, type StreamHost, type StreamLogger } from './stream/c2s-stream.js';
 import { serverIq } from './server-iq.js';
 import { parseStanza } from './stanza-text.js';
 import type { Transport } from './transport/transport.js';
+import type { SmEnd } from './sm/sm-session.js';
+import {
+  StreamManagement,
+  type EnableOutcome,
+  type ResumeOutcome,
+  type StreamManagementConfig,
+} from './sm/stream-management.js';
 
 export interface GatewayOptions {
   readonly node: string;
@@ -46,6 +57,8 @@ export interface GatewayOptions {
   readonly authMaxFailures: number;
   readonly authFailureWindowS: number;
   readonly setupTimeoutMs?: number;
+  /** Stream management (spec §3). */
+  readonly sm: StreamManagementConfig & { readonly unackedMessagePolicy: UnackedMessagePolicy };
 }
 
 export interface GatewayDeps {
@@ -91,6 +104,8 @@ export class Gateway implements StreamHost {
   private readonly cleanups = new Set<Promise<void>>();
   private readonly now: () => Date;
   private readonly roster: RosterService;
+  private readonly sm: StreamManagement;
+  readonly smOffered = true;
 
   constructor(
     private readonly options: GatewayOptions,
@@ -104,6 +119,14 @@ export class Gateway implements StreamHost {
     this.logger = deps.logger;
     this.throttle = new FailureThrottle(options.authMaxFailures, options.authFailureWindowS * 1000);
     this.now = deps.now ?? (() => new Date());
+    this.sm = new StreamManagement({
+      bus: deps.bus,
+      log: new SessionLog(deps.bus),
+      node: options.node,
+      config: options.sm,
+      logger: deps.logger,
+      now: this.now,
+    });
     this.roster = new RosterService(deps.roster, {
       route: (stanza) => this.route(stanza),
       resourcesOf: (bare) => this.deps.registry.resourcesOf(bare),
@@ -119,18 +142,18 @@ export class Gateway implements StreamHost {
       this.deps.bus.serve(
         GatewayDeliver,
         (request) =>
-          Promise.resolve({ delivered: this.deliverLocal(request.to, parseStanza(request.stanza)) }),
+          Promise.resolve({
+            delivered: this.deliverLocal(request.to, undefined, parseStanza(request.stanza)),
+          }),
         { target },
       ),
       this.deps.bus.serve(
         GatewayKick,
         (request) => {
           const stream = this.bound.get(request.jid);
-          if (stream === undefined || stream.id !== request.session)
+          if (stream === undefined || stream.sessionId !== request.session)
             return Promise.resolve({ closed: false });
-          stream.fail(new StreamError('conflict', { text: 'resource bound by another session' }), {
-            kind: 'replaced',
-          });
+          this.kick(stream, request.condition);
           return Promise.resolve({ closed: true });
         },
         { target },
@@ -218,13 +241,32 @@ export class Gateway implements StreamHost {
     return { type: 'cancel', condition: 'conflict' };
   }
 
+  /**
+   * Ends a local stream for another session: `resumed` (T12: its SM session continues elsewhere) or a
+   * resource conflict (RFC 6120 §7.7.2.2; with SM on, T4).
+   */
+  private kick(stream: C2sStream, condition: string): void {
+    if (condition === 'resumed' && stream.sm !== undefined) {
+      stream.sm.kickResumedElsewhere();
+      return;
+    }
+    stream.fail(new StreamError('conflict', { text: 'resource bound by another session' }), {
+      kind: 'replaced',
+    });
+  }
+
   private async evict(holder: ResourceRecord): Promise<void> {
+    if (holder.gateway === HIBERNATING) {
+      // Spec §7.9, T10: a hibernating session with this resource ends before the new bind completes.
+      await this.terminateFromLog(holder, 'closed');
+      await this.deps.registry.release(holder.jid, holder.session);
+      return;
+    }
     if (holder.gateway === this.options.node) {
       const local = this.bound.get(holder.jid);
-      if (local !== undefined && local.id === holder.session) {
-        local.fail(new StreamError('conflict', { text: 'resource bound by another session' }), {
-          kind: 'replaced',
-        });
+      if (local !== undefined && local.sessionId === holder.session) {
+        this.kick(local, 'conflict');
+        await this.waitForCleanups();
         await this.deps.registry.release(holder.jid, holder.session);
         return;
       }
@@ -253,6 +295,74 @@ export class Gateway implements StreamHost {
     );
   }
 
+  async enableSm(stream: C2sStream, element: Element): Promise<EnableOutcome> {
+    const jid = stream.jid;
+    if (jid === undefined) throw new Error('enable before bind is answered by the stream');
+    return this.sm.enable(
+      { authenticated: true, bound: true, smEnabled: stream.sm !== undefined },
+      element,
+      stream.sessionId,
+      jid,
+      stream.smConnection(),
+      (end) => {
+        stream.smEnd = end;
+      },
+    );
+  }
+
+  /** §2.3: claim, kick the old connection (T12), adopt the resource in the registry, then answer. */
+  async resumeSm(stream: C2sStream, element: Element): Promise<ResumeOutcome> {
+    const account = stream.account;
+    if (account === undefined) throw new Error('resume before authentication is answered by the stream');
+    const outcome = await this.sm.resume(
+      { authenticated: true, bound: false, smEnabled: false },
+      element,
+      account,
+      stream.smConnection(),
+      (end) => {
+        stream.smEnd = end;
+      },
+    );
+    if (outcome.kind === 'failed') return outcome;
+    const jid = outcome.jid.toString();
+    const session = outcome.sm.session;
+    const previous = this.bound.get(jid);
+    if (previous !== undefined && previous.sessionId === session) {
+      this.kick(previous, 'resumed');
+    } else if (outcome.previousOwner !== undefined && outcome.previousOwner !== this.options.node) {
+      await this.deps.bus
+        .request(
+          GatewayKick,
+          { jid, session, condition: 'resumed' },
+          { target: outcome.previousOwner, timeoutMs: 2000 },
+        )
+        .catch(() => undefined); // A dead or forgetful old gateway has nothing left to kick.
+    }
+    await this.waitForCleanups();
+    const record = (await this.deps.registry.resourcesOf(outcome.jid.bare().toString())).find(
+      (resource) => resource.jid === jid && resource.session === session,
+    );
+    if (record === undefined) {
+      await this.deps.registry.claim({
+        jid,
+        gateway: this.options.node,
+        session,
+        priority: 0,
+        available: false,
+      });
+    } else {
+      await this.deps.registry.update(jid, session, { gateway: this.options.node });
+      stream.available = record.available;
+      stream.priority = record.priority;
+    }
+    this.bound.set(jid, stream);
+    return outcome;
+  }
+
+  private async waitForCleanups(): Promise<void> {
+    await Promise.all([...this.cleanups]);
+  }
+
   ended(stream: C2sStream, reason: EndReason): void {
     this.streams.delete(stream);
     connections.add(-1, { transport: stream.transport.kind });
@@ -261,8 +371,22 @@ export class Gateway implements StreamHost {
     const cleanup = (async () => {
       if (jid !== undefined && this.bound.get(jid) === stream) {
         this.bound.delete(jid);
+        const sm = stream.sm;
+        if (sm !== undefined) {
+          const detached = await this.sm.detach(
+            sm,
+            smCause(stream.smEnd, reason),
+            overflowStanza(stream.smEnd),
+          );
+          if (detached.kind === 'moved') return;
+          if (detached.kind === 'hibernated') {
+            await this.deps.registry.update(jid, stream.sessionId, { gateway: HIBERNATING });
+            return;
+          }
+          await this.applyOutcomes(sm.session, jid, detached.stanzas);
+        }
         if (stream.available) await this.broadcastUnavailable(stream);
-        await this.deps.registry.release(jid, stream.id);
+        await this.deps.registry.release(jid, stream.sessionId);
       }
       await this.deps.bus.publish(ConnectionClosed, {
         id: `${stream.id}.closed`,
@@ -284,12 +408,15 @@ export class Gateway implements StreamHost {
   async inbound(stream: C2sStream, stanza: Element, seq: number): Promise<void> {
     const jid = stream.jid;
     if (jid === undefined) return;
-    this.emit(
-      this.deps.bus.publish(StanzaReceived, {
-        id: `${stream.id}.in.${seq}`,
-        data: { session: stream.id, stanza: serialize(stanza) },
-      }),
-    );
+    // With SM on, the session published this stanza's event itself (fenced, counted: spec §1.3).
+    if (stream.sm === undefined) {
+      this.emit(
+        this.deps.bus.publish(StanzaReceived, {
+          id: `${stream.id}.in.${seq}`,
+          data: { session: stream.id, stanza: serialize(stanza) },
+        }),
+      );
+    }
     const bare = jid.bare().toString();
     const to = stanza.attrs.to;
     if (stanza.name === 'presence') {
@@ -330,7 +457,7 @@ export class Gateway implements StreamHost {
     const initial = type === undefined && !stream.available;
     stream.available = type === undefined;
     stream.priority = priorityOf(stanza);
-    await this.deps.registry.update(jid.toString(), stream.id, {
+    await this.deps.registry.update(jid.toString(), stream.sessionId, {
       available: stream.available,
       priority: stream.priority,
       presence: stream.available ? serialize(stanza) : undefined,
@@ -350,7 +477,7 @@ export class Gateway implements StreamHost {
     return {
       jid: jid.toString(),
       gateway: this.options.node,
-      session: stream.id,
+      session: stream.sessionId,
       priority: stream.priority,
       available: stream.available,
     };
@@ -466,9 +593,13 @@ export class Gateway implements StreamHost {
     await this.route(reply);
   }
 
-  private async deliverTo(record: ResourceRecord, stanza: Element): Promise<void> {
+  private async deliverTo(record: ResourceRecord, stanza: Element, hops = 0): Promise<void> {
+    if (record.gateway === HIBERNATING) {
+      await this.toQueue(record, stanza, undefined, hops);
+      return;
+    }
     if (record.gateway === this.options.node) {
-      if (!this.deliverLocal(record.jid, stanza))
+      if (!this.deliverLocal(record.jid, record.session, stanza))
         await this.deps.registry.release(record.jid, record.session);
       return;
     }
@@ -481,17 +612,118 @@ export class Gateway implements StreamHost {
       if (delivered) return;
     } catch (error) {
       if (!(error instanceof NoRespondersError)) throw error;
-      this.logger.warn(
-        { gateway: record.gateway, jid: record.jid },
-        'gateway unreachable; resource released',
-      );
+      // A gateway that died holding a resumable session: its queue takes the stanza (spec §7.14).
+      this.logger.warn({ gateway: record.gateway, jid: record.jid }, 'gateway unreachable');
+      await this.toQueue(record, stanza, record.gateway, hops);
+      return;
     }
     await this.deps.registry.release(record.jid, record.session);
   }
 
-  private deliverLocal(to: string, stanza: Element): boolean {
+  /** T7: a stanza for a session without a connection goes to its durable queue, wherever it is routed. */
+  private async toQueue(
+    record: ResourceRecord,
+    stanza: Element,
+    unreachableOwner: string | undefined,
+    hops: number,
+  ): Promise<void> {
+    const bare = parseJid(record.jid).bare().toString();
+    const result = await this.sm.queue(record.session, bare, stanza, this.now(), unreachableOwner);
+    switch (result.kind) {
+      case 'queued':
+        return;
+      case 'active':
+        // Resumed meanwhile: deliver to its new gateway (bounded: a session cannot move forever).
+        if (hops < 3) await this.deliverTo({ ...record, gateway: result.owner }, stanza, hops + 1);
+        return;
+      case 'overflow':
+        // T11b: the queue is full; the session ends and §4 decides its stanzas and this one.
+        await this.terminateFromLog(record, 'overflow', stanza);
+        await this.deps.registry.release(record.jid, record.session);
+        return;
+      case 'gone':
+        // Not an SM session (or it ended): the resource is stale; route again without it.
+        if (await this.deps.registry.release(record.jid, record.session)) await this.route(stanza);
+        return;
+    }
+  }
+
+  /**
+   * Ends a session that has no connection here (T10, T11b) from its log: the same §4 outcomes, then the
+   * resource goes unavailable.
+   */
+  private async terminateFromLog(
+    record: ResourceRecord,
+    kind: 'closed' | 'overflow',
+    extra?: Element,
+  ): Promise<void> {
+    const stanzas = await this.sm.terminateFromLog(record.session, kind, extra);
+    if (stanzas === undefined) return;
+    await this.applyOutcomes(record.session, record.jid, stanzas);
+    const unavailable = xml('presence', { type: 'unavailable', from: record.jid });
+    await this.roster.broadcast(unavailable, parseJid(record.jid).bare().toString());
+  }
+
+  /**
+   * Spec §4 for a terminated session's unacked stanzas: the R0 disposer first (one request, 1 s), then
+   * the one outcome function, carried out here (offline store, bounces), each fate published.
+   */
+  private async applyOutcomes(session: string, fullJid: string, stanzas: readonly Element[]): Promise<void> {
+    if (stanzas.length === 0) return;
+    const jid = parseJid(fullJid);
+    const bare = jid.bare().toString();
+    const numbered = stanzas.map((stanza, index) => ({ seq: index + 1, stanza }));
+    let claimed = new Set<number>();
+    try {
+      const reply = await this.deps.bus.request(
+        SmUnackedDispose,
+        {
+          session,
+          jid: fullJid,
+          stanzas: numbered.map(({ seq, stanza }) => ({ seq, stanza: serialize(stanza) })),
+        },
+        { timeoutMs: 1000 },
+      );
+      claimed = new Set(reply.claimed);
+    } catch {
+      // Timeout or no responders: none claimed (spec §6).
+    }
+    const resources = await this.deps.registry.resourcesOf(bare);
+    const outcomes = decideOutcomes({
+      session: { fullJid, bareJid: bare, domain: this.domain, issuedMamQuery: false },
+      boundResources: [...new Set([fullJid, ...resources.map((resource) => resource.jid)])],
+      stanzas: numbered,
+      policy: this.options.sm.unackedMessagePolicy,
+      offlineEnabled: true,
+      claimed,
+    });
+    for (const outcome of outcomes) {
+      if (outcome.action === 'offline') {
+        const stored = await this.deps.offline.put(bare, outcome.stanza, this.now());
+        if (stored !== 'stored') {
+          const bounce = errorReply(outcome.stanza, { type: 'wait', condition: 'recipient-unavailable' });
+          if (bounce !== undefined) await this.route(withFrom(bounce, outcome.stanza.attrs.to));
+        }
+      } else if (outcome.action === 'bounce') {
+        await this.route(outcome.stanza);
+      }
+      this.emit(
+        this.deps.bus.publish(SmUnackedOutcome, {
+          id: `${session}.outcome.${outcome.seq}.${stanzas.length}`,
+          data: {
+            session,
+            ...(outcome.stanzaId === undefined ? {} : { stanzaId: outcome.stanzaId }),
+            rule: outcome.rule,
+            action: outcome.action,
+          },
+        }),
+      );
+    }
+  }
+
+  private deliverLocal(to: string, session: string | undefined, stanza: Element): boolean {
     const stream = this.bound.get(to);
-    if (stream === undefined) return false;
+    if (stream === undefined || (session !== undefined && stream.sessionId !== session)) return false;
     stream.deliver(stanza);
     return true;
   }
@@ -515,6 +747,24 @@ export class Gateway implements StreamHost {
 function priorityOf(presence: Element): number {
   const value = Number.parseInt(presence.getChildText('priority') ?? '0', 10);
   return Number.isInteger(value) && value >= -128 && value <= 127 ? value : 0;
+}
+
+function withFrom(stanza: Element, from: string | undefined): Element {
+  return xml(stanza.name, { ...stanza.attrs, from }, ...stanza.children);
+}
+
+/** How an attached SM session's connection ended, in the terms of spec §2.2. */
+function smCause(end: SmEnd | undefined, reason: EndReason): 'transport' | 'close' | 'overflow' {
+  if (end?.kind === 'overflow') return 'overflow';
+  if (end !== undefined) return 'close';
+  if (reason.kind === 'unclean') return 'transport';
+  // T13: a drain keeps resumable sessions resumable.
+  if (reason.kind === 'error' && reason.condition === 'system-shutdown') return 'transport';
+  return 'close';
+}
+
+function overflowStanza(end: SmEnd | undefined): Element | undefined {
+  return end?.kind === 'overflow' ? end.stanza : undefined;
 }
 
 function withTo(stanza: Element, to: string): Element {

@@ -24,6 +24,8 @@ export type ClaimResult =
 
 /** Fields `update` may change; `presence: undefined` removes the stored presence. */
 export interface ResourcePatch {
+  /** The gateway now holding the session, or `HIBERNATING` (stream management, spec §2.1). */
+  readonly gateway?: string;
   readonly priority?: number;
   readonly available?: boolean;
   readonly presence?: string | undefined;
@@ -60,6 +62,12 @@ export class ResourceRegistryError extends Error {
 }
 
 export const DEFAULT_RESOURCE_BUCKET = 'HF_RESOURCES';
+
+/**
+ * The `gateway` of a resource whose stream-management session hibernates (spec §2.1, §7.21): it stays
+ * bound and available, and stanzas for it go to its durable queue.
+ */
+export const HIBERNATING = '-';
 
 /**
  * A key longer than this is refused before it reaches NATS: a PUB control line over the server's
@@ -320,6 +328,7 @@ function patched(record: RegisteredResource, patch: ResourcePatch): RegisteredRe
   const { presence, ...rest } = record;
   const next: RegisteredResource = {
     ...rest,
+    gateway: patch.gateway ?? record.gateway,
     priority: patch.priority ?? record.priority,
     available: patch.available ?? record.available,
   };

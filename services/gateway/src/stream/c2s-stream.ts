@@ -20,8 +20,11 @@ import {
 } from '@holdfast/xmpp';
 
 import type { SaslExchange } from '../auth/sasl-exchange.js';
+import type { SmConnection, SmEnd, SmSession } from '../sm/sm-session.js';
+import type { EnableOutcome, ResumeOutcome } from '../sm/stream-management.js';
 import type { Transport } from '../transport/transport.js';
 import { validateClientStanza } from './validate.js';
+import { ackElement, failedElement } from '@holdfast/sm';
 
 /** What a stream needs from the gateway around it. */
 export interface StreamHost {
@@ -43,8 +46,14 @@ export interface StreamHost {
    * counts the stanzas read on this stream after binding (1, 2, ...), in input order.
    */
   inbound(stream: C2sStream, stanza: Element, seq: number): Promise<void>;
-  /** A stanza was written to the client (`seq` counts them per stream): the outbound event. */
+  /** A stanza was written to the client (`seq` counts them per stream): the outbound event (SM off). */
   sent(stream: C2sStream, stanza: Element, seq: number): void;
+  /** XEP-0198 is offered after authentication (spec §1.1). */
+  readonly smOffered: boolean;
+  /** `<enable/>` (T1/T2). */
+  enableSm(stream: C2sStream, element: Element): Promise<EnableOutcome>;
+  /** `<resume/>` (T2/T3/T8/T12): on success the session is committed to this stream and the old one kicked. */
+  resumeSm(stream: C2sStream, element: Element): Promise<ResumeOutcome>;
   /** The stream is gone (after close or transport loss); called once. */
   ended(stream: C2sStream, reason: EndReason): void;
 }
@@ -70,12 +79,20 @@ type Phase = 'header' | 'negotiating' | 'bound' | 'closed';
  * written through `deliver`, so stream management can hook both in one place.
  */
 export class C2sStream {
-  /** Session id: unique, also the stream id sent in the header. */
+  /** Stream id: unique, sent in the header. */
   readonly id = randomBytes(12).toString('base64url');
+  /** Routing session id: the stream id, or the resumed stream-management session's (spec §2.3 step 5). */
+  sessionId = this.id;
+  /** XEP-0198 session attached to this stream. */
+  sm: SmSession | undefined;
+  /** Why the SM session stopped being this stream's, when it did so on its own (T12, T15, misuse). */
+  smEnd: SmEnd | undefined;
+  /** Enable or resume in flight: input waits (spec §1.3), in order. */
+  private suspended: Element[] | undefined;
   private phase: Phase = 'header';
   private headerSent = false;
   private parser: StreamParser;
-  private account: string | undefined;
+  private authenticatedAs: string | undefined;
   private sasl: SaslExchange | undefined;
   private boundJid: Jid | undefined;
   /** Inbound stanzas are handled strictly in order (RFC 6120 §10.1), one at a time. */
@@ -102,6 +119,7 @@ export class C2sStream {
   ) {
     this.parser = this.newParser();
     transport.onData((chunk) => {
+      this.sm?.onData();
       if (!this.upgrading) this.parser.write(chunk);
     });
     transport.onClose(() => {
@@ -117,6 +135,11 @@ export class C2sStream {
     return this.boundJid;
   }
 
+  /** The authenticated account (bare JID), once SASL succeeded. */
+  get account(): string | undefined {
+    return this.authenticatedAs;
+  }
+
   get secure(): boolean {
     return this.transport.secure;
   }
@@ -124,6 +147,11 @@ export class C2sStream {
   /** The one place stanzas are written to the client. */
   deliver(stanza: Element): void {
     if (this.phase !== 'bound') return;
+    if (this.sm !== undefined) {
+      // Durable before visible (invariant 2): the session writes it once its event is stored.
+      this.sm.send(stanza);
+      return;
+    }
     this.write(stanza);
     this.sentCount += 1;
     this.host.sent(this, stanza, this.sentCount);
@@ -134,6 +162,7 @@ export class C2sStream {
     if (this.phase === 'closed') return;
     this.endReason = reason;
     if (!this.headerSent) this.sendHeader();
+    this.finalAck();
     this.write(streamErrorElement(error));
     this.closeStream();
   }
@@ -191,7 +220,7 @@ export class C2sStream {
 
   private features(): Element {
     const features = xml('stream:features', { 'xmlns:stream': NS.STREAM });
-    if (this.account === undefined) {
+    if (this.authenticatedAs === undefined) {
       if (this.tlsPending()) {
         features.append(
           xml('starttls', { xmlns: NS.TLS }, this.host.requireEncryption ? xml('required') : null),
@@ -212,6 +241,7 @@ export class C2sStream {
         xml('session', { xmlns: NS.SESSION }, xml('optional')),
         xml('csi', { xmlns: NS.CSI }),
       );
+      if (this.host.smOffered) features.append(xml('sm', { xmlns: NS.SM }));
     }
     return features;
   }
@@ -229,6 +259,10 @@ export class C2sStream {
 
   private handleElement(element: Element): void {
     if (this.phase !== 'negotiating' && this.phase !== 'bound') return;
+    if (this.suspended !== undefined) {
+      this.suspended.push(element);
+      return;
+    }
     const ns = element.attrs.xmlns;
     // RFC 6120 §4.9.1.1: the client gave up on the stream; answer by closing ours.
     if (element.name === 'error' && ns === NS.STREAM) {
@@ -238,11 +272,17 @@ export class C2sStream {
       this.closeStream();
       return;
     }
-    if (ns === NS.TLS && element.name === 'starttls' && this.account === undefined && this.tlsPending()) {
+    if (
+      ns === NS.TLS &&
+      element.name === 'starttls' &&
+      this.authenticatedAs === undefined &&
+      this.tlsPending()
+    ) {
       void this.startTls();
       return;
     }
-    if (this.account === undefined) {
+    if (ns === NS.SM && this.host.smOffered && this.smElement(element)) return;
+    if (this.authenticatedAs === undefined) {
       this.beforeAuth(element);
       return;
     }
@@ -253,17 +293,144 @@ export class C2sStream {
     if (isStanza(element)) {
       this.receivedCount += 1;
       const seq = this.receivedCount;
-      this.enqueue(() => this.handleStanza(element, seq));
+      const sm = this.sm;
+      if (sm === undefined) {
+        this.enqueue(() => this.handleStanza(element, seq));
+        return;
+      }
+      // Spec §1.3: the event is published at once (pipelined); `h` counts it once durable and handled.
+      const read = sm.read(element);
+      this.enqueue(async () => {
+        await this.handleStanza(element, seq);
+        try {
+          await read.durable;
+        } catch {
+          return; // The session dropped the connection or lost the session; never counted.
+        }
+        read.count();
+      });
       return;
     }
     if (ns === NS.CSI && (element.name === 'active' || element.name === 'inactive')) {
       this.csiActive = element.name === 'active';
+      this.sm?.csi(this.csiActive);
       return;
     }
     this.fail(
       new StreamError('unsupported-stanza-type', { text: `<${element.name}/> in ${ns ?? 'no namespace'}` }),
     );
   }
+
+  /**
+   * XEP-0198 nonzas (spec §1.2, §1.4, §1.5); true when handled. `<r/>`/`<a/>` without SM, or any other
+   * element in the namespace, fall through to `unsupported-stanza-type`.
+   */
+  private smElement(element: Element): boolean {
+    const facts = { authenticated: this.authenticatedAs !== undefined, bound: this.boundJid !== undefined };
+    switch (element.name) {
+      case 'enable':
+        if (facts.authenticated && facts.bound && this.sm === undefined) {
+          this.suspendFor(() => this.enableSm(element));
+          return true;
+        }
+        this.write(
+          failedElement({ condition: facts.authenticated ? 'unexpected-request' : 'service-unavailable' }),
+        );
+        return true;
+      case 'resume':
+        if (!facts.authenticated) {
+          this.write(failedElement({ condition: 'not-authorized' }));
+          return true;
+        }
+        if (facts.bound) {
+          this.write(failedElement({ condition: 'unexpected-request' }));
+          return true;
+        }
+        this.suspendFor(() => this.resumeSm(element));
+        return true;
+      case 'r': {
+        const sm = this.sm;
+        if (sm === undefined) return false;
+        // Answered once every stanza read before it is durable and counted (§1.3).
+        this.enqueue(() => {
+          if (sm.attached) sm.answerRequest();
+          return Promise.resolve();
+        });
+        return true;
+      }
+      case 'a':
+        if (this.sm === undefined) return false;
+        this.sm.handleAck(element);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Stops reading until `task` is done (spec §1.3), then handles what arrived meanwhile, in order. */
+  private suspendFor(task: () => Promise<void>): void {
+    this.suspended ??= [];
+    this.enqueue(async () => {
+      try {
+        await task();
+      } finally {
+        const held = this.suspended ?? [];
+        this.suspended = undefined;
+        for (const element of held) this.handleElement(element);
+      }
+    });
+  }
+
+  private async enableSm(element: Element): Promise<void> {
+    const outcome = await this.host.enableSm(this, element);
+    if (this.phase !== 'bound') return;
+    this.write(outcome.reply);
+    if (outcome.kind === 'enabled') this.sm = outcome.sm;
+  }
+
+  private async resumeSm(element: Element): Promise<void> {
+    const outcome = await this.host.resumeSm(this, element);
+    if (this.phase === 'closed') {
+      if (outcome.kind === 'resumed') outcome.sm.kickResumedElsewhere();
+      return;
+    }
+    if (outcome.kind === 'failed') {
+      this.write(outcome.reply);
+      return;
+    }
+    this.sm = outcome.sm;
+    this.sessionId = outcome.sm.session;
+    this.boundJid = outcome.jid;
+    this.phase = 'bound';
+    clearTimeout(this.setupTimer);
+    this.write(outcome.reply);
+    outcome.sm.resendAfterResume();
+  }
+
+  /** What a stream-management session uses to reach its connection. */
+  smConnection(): SmConnection {
+    return {
+      write: (element) => {
+        if (this.phase === 'bound') this.write(element);
+      },
+      fail: (error) => {
+        this.fail(error);
+      },
+      drop: () => {
+        this.transport.destroy();
+      },
+    };
+  }
+
+  /** Spec §1.5: a final `<a h/>` before any close of an SM stream that is still writable. */
+  private finalAck(): void {
+    const sm = this.sm;
+    if (sm?.attached !== true || this.phase !== 'bound' || this.finalAckSent) return;
+    this.finalAckSent = true;
+    this.write(ackElement(sm.inboundH));
+  }
+
+  private finalAckSent = false;
 
   /** RFC 6120 §5.4.3.3: `<proceed/>`, then TLS on the same connection and a fresh stream. */
   private async startTls(): Promise<void> {
@@ -330,7 +497,7 @@ export class C2sStream {
       if (this.host.authBlocked(address, step.identity)) {
         throw new SaslFailure('temporary-auth-failure', 'too many failed attempts; try again later');
       }
-      this.account = step.identity;
+      this.authenticatedAs = step.identity;
       this.sasl = undefined;
       this.write(
         xml('success', { xmlns: NS.SASL }, step.data === undefined ? null : encodeSaslPayload(step.data)),
@@ -367,7 +534,7 @@ export class C2sStream {
   }
 
   private async bind(request: Element, bind: Element): Promise<void> {
-    const account = this.account;
+    const account = this.authenticatedAs;
     if (account === undefined || this.phase === 'closed') return;
     if (this.phase === 'bound') {
       // A second bind pipelined before the first result: one resource per stream (RFC 6120 §7.1).
@@ -445,6 +612,7 @@ export class C2sStream {
   /** Closes our side: `</stream:stream>` (TCP) or `<close/>` (WebSocket), then the transport. */
   private closeStream(): void {
     if (this.phase === 'closed') return;
+    this.finalAck();
     this.phase = 'closed';
     if (this.transport.framing === 'framed') this.write(closeElement());
     else this.transport.send(STREAM_CLOSE);

@@ -1,0 +1,205 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+import { ConcurrencyConflictError } from '@holdfast/bus';
+import {
+  SmHibernationEnded,
+  SmSessionTerminated,
+  decodeEvent,
+  sessionLaneFilter,
+  type ReplyOf,
+  type RequestOf,
+  type SmResumeClaim,
+  type SmState,
+} from '@holdfast/events';
+import { decideResume, type ResumeSnapshot } from '@holdfast/sm';
+
+import { stateWithout, type SessionLog, type SessionSnapshot } from './session-log.js';
+
+type ClaimRequest = RequestOf<typeof SmResumeClaim>;
+type ClaimReply = ReplyOf<typeof SmResumeClaim>;
+
+/** A claim that keeps losing races this often answers `internal-server-error` (the client retries). */
+const MAX_ATTEMPTS = 8;
+
+/** SHA-256 of an SM-ID secret, as the state stores it. */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url');
+}
+
+export function bareOf(fullJid: string): string {
+  const slash = fullJid.indexOf('/');
+  return slash < 0 ? fullJid : fullJid.slice(0, slash);
+}
+
+function secretMatches(state: SmState, secret: string): boolean {
+  if (state.secretHash === undefined) return false;
+  const expected = Buffer.from(state.secretHash);
+  const given = Buffer.from(hashSecret(secret));
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}
+
+/** The pure core's view of a logged session (spec §2.3 step 2). */
+export function resumeSnapshotOf(snapshot: SessionSnapshot): ResumeSnapshot {
+  const { state } = snapshot.record;
+  return {
+    bareJid: bareOf(state.jid),
+    state: state.status,
+    terminatedKind: state.terminatedKind,
+    hRecord: state.status === 'TERMINATED' && state.recordKept === true ? state.h : undefined,
+    terminatedAt: state.status === 'TERMINATED' ? snapshot.record.at : undefined,
+    sent: snapshot.sent,
+    acked: snapshot.acked,
+    inboundH: snapshot.h,
+    deadline: state.deadline === undefined ? undefined : new Date(state.deadline),
+    version: state.version,
+  };
+}
+
+export interface ClaimOptions {
+  readonly now?: () => Date;
+  /** Config `old_session_ttl_s` (§3). */
+  readonly oldSessionTtlS?: number;
+}
+
+/**
+ * Spec §2.3 steps 2-3 on the log: snapshot, decide (the pure `decideResume`), then commit the claim as a
+ * publish fenced on the snapshot, so two racing claims (or a claim racing a queued stanza, an expiry or a
+ * termination) cannot both win; the loser decides again on a fresh snapshot. After the commit, the
+ * counters are re-read: whatever the old connection made durable before the fence moved is covered.
+ */
+export async function claimResume(
+  log: SessionLog,
+  request: ClaimRequest,
+  options: ClaimOptions = {},
+): Promise<ClaimReply> {
+  const now = options.now ?? (() => new Date());
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const snapshot = await log.snapshot(request.session);
+    const stored = snapshot === undefined ? undefined : resumeSnapshotOf(snapshot);
+    // Someone else's or a forged SM-ID looks exactly like an unknown one (§7.6).
+    const owned =
+      snapshot !== undefined && stored !== undefined && secretMatches(snapshot.record.state, request.secret);
+    const at = now();
+    const decision = decideResume(
+      owned ? stored : undefined,
+      { kind: 'resume', previd: request.session, h: request.h },
+      { bareJid: request.bareJid, now: at, oldSessionTtlS: options.oldSessionTtlS },
+    );
+    try {
+      if (decision.kind === 'failed') {
+        if (snapshot !== undefined && owned && (decision.deleteRecord || decision.expireWithoutRecord)) {
+          await revoke(log, snapshot, at, decision.expireWithoutRecord === true ? 'expired' : undefined);
+        }
+        const condition =
+          decision.condition === 'undefined-condition' ? decision.condition : 'item-not-found';
+        return decision.h === undefined ? { ok: false, condition } : { ok: false, condition, h: decision.h };
+      }
+      if (snapshot === undefined) return { ok: false, condition: 'item-not-found' };
+      return await commit(log, snapshot, request, decision.newlyAcked, at);
+    } catch (error) {
+      if (!(error instanceof ConcurrencyConflictError)) throw error;
+    }
+  }
+  return { ok: false, condition: 'internal-server-error' };
+}
+
+async function commit(
+  log: SessionLog,
+  snapshot: SessionSnapshot,
+  request: ClaimRequest,
+  newlyAcked: number,
+  at: Date,
+): Promise<ClaimReply> {
+  const previous = snapshot.record.state;
+  const written = snapshot.entries.filter(
+    (entry) => entry.kind === 'sent' || entry.seq <= previous.writtenThrough,
+  );
+  const ackedThrough =
+    newlyAcked > 0 ? (written[newlyAcked - 1]?.seq ?? snapshot.ackedThrough) : snapshot.ackedThrough;
+  const state: SmState = {
+    ...withoutHibernation(previous),
+    version: previous.version + 1,
+    status: 'ACTIVE',
+    owner: request.gateway,
+    h: snapshot.h,
+    acked: request.h,
+    ackedThrough,
+    writtenThrough: snapshot.fence,
+  };
+  const hibernatedS =
+    previous.hibernatedAt === undefined
+      ? 0
+      : Math.max(0, (at.getTime() - Date.parse(previous.hibernatedAt)) / 1000);
+  const published = await log.publishFenced(
+    SmHibernationEnded,
+    {
+      id: `${request.session}.claim.${state.version}`,
+      at,
+      data: {
+        session: request.session,
+        jid: state.jid,
+        hibernatedS,
+        resent: snapshot.entries.length - newlyAcked,
+        state,
+      },
+    },
+    snapshot.fence,
+  );
+  // §2.3 step 6: `h` is read after the fence; the old connection may have made stanzas durable until then.
+  const lastIn = await log.last(sessionLaneFilter(request.session, 'in'));
+  let h = state.h;
+  if (lastIn !== undefined && lastIn.seq > snapshot.record.seq && lastIn.seq < published.seq) {
+    const event = decodeEvent(lastIn.data);
+    if (event.type === 'stanza.received' && event.data.h !== undefined) h = event.data.h;
+  }
+  return {
+    ok: true,
+    state: { ...state, h },
+    fence: published.seq,
+    ...(previous.status === 'ACTIVE' && previous.owner !== undefined
+      ? { previousOwner: previous.owner }
+      : {}),
+    hibernatedS,
+  };
+}
+
+function withoutHibernation(state: SmState): SmState {
+  return stateWithout(state, 'hibernatedAt', 'deadline');
+}
+
+/**
+ * T14 and §7.3: the h-record was reported (or a deadline already passed): the session is over and its
+ * SM-ID revoked, so the next attempt gets a plain `item-not-found`.
+ */
+async function revoke(
+  log: SessionLog,
+  snapshot: SessionSnapshot,
+  at: Date,
+  expiredNow: 'expired' | undefined,
+): Promise<void> {
+  const previous = snapshot.record.state;
+  const state: SmState = {
+    ...withoutHibernation(previous),
+    status: 'TERMINATED',
+    terminatedKind: expiredNow ?? previous.terminatedKind ?? 'closed',
+    recordKept: false,
+    h: snapshot.h,
+  };
+  const unowned = stateWithout(state, 'owner');
+  await log.publishFenced(
+    SmSessionTerminated,
+    {
+      id: `${snapshot.session}.revoked.${snapshot.fence}`,
+      at,
+      data: {
+        session: snapshot.session,
+        jid: state.jid,
+        kind: unowned.terminatedKind ?? 'closed',
+        h: snapshot.h,
+        unacked: snapshot.entries.length,
+        state: unowned,
+      },
+    },
+    snapshot.fence,
+  );
+}

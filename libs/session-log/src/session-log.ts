@@ -1,0 +1,198 @@
+import type { StoredMsg } from '@nats-io/jetstream';
+import { type Bus, type OutgoingEvent, type Published } from '@holdfast/bus';
+import {
+  STREAMS,
+  decodeEvent,
+  sessionLaneFilter,
+  type AnyEvent,
+  type EventDefinition,
+  type SmState,
+} from '@holdfast/events';
+
+const STREAM = STREAMS.session.name;
+/** Direct-get batches are capped by the server; read queues in pages of this many entries. */
+const PAGE = 256;
+
+/** The last state event of a session and where the fence stood when it was read. */
+export interface StateRecord {
+  readonly state: SmState;
+  /** For `sm.hibernation_started`: the queue length it started with. */
+  readonly queued?: number;
+  /** Stream sequence of the state event. */
+  readonly seq: number;
+  readonly at: Date;
+}
+
+/** One stanza of a session's outbound queue (spec §2.4), as the log holds it. */
+export interface QueueEntry {
+  /** Stream sequence: the entry's identity and its place in the queue. */
+  readonly seq: number;
+  /** `sent`: made durable by the connected gateway and written; `queued`: stored while hibernating. */
+  readonly kind: 'sent' | 'queued';
+  /** The delay-stamped copy (§2.5). */
+  readonly stanza: string;
+  readonly at: Date;
+}
+
+/** Everything a resume or a takeover needs to know about a session, read from its log. */
+export interface SessionSnapshot {
+  readonly session: string;
+  readonly record: StateRecord;
+  /** Stream sequence of the last event under the fence (`f.>`). */
+  readonly fence: number;
+  /** Inbound `h`: the latest of the state's and the last inbound event's. */
+  readonly h: number;
+  readonly acked: number;
+  /** Stream sequence of the last queue entry the client acknowledged. */
+  readonly ackedThrough: number;
+  /** Unacknowledged entries after `ackedThrough`, in order. */
+  readonly entries: readonly QueueEntry[];
+  /** `acked` + the written (`sent`) entries: the outbound count of §1.3. */
+  readonly sent: number;
+}
+
+/**
+ * A stream-management session's durable log on JetStream (the `HF_SESSION` stream, lanes of
+ * `sessionLaneFilter`): snapshots, queue reads, and publishes fenced on the session's `f.>` lane, so a
+ * writer that lost the session (a resume claimed it elsewhere) is refused by JetStream itself.
+ */
+export class SessionLog {
+  constructor(readonly bus: Bus) {}
+
+  /** Publishes `event` only if nothing under the session's fence changed since `fence` was read. */
+  async publishFenced<Type extends string, Data extends { session: string }>(
+    definition: EventDefinition<Type, Data>,
+    event: OutgoingEvent<Data>,
+    fence: number,
+  ): Promise<Published> {
+    return this.bus.publish(definition, event, {
+      expectLastSubjectSequence: fence,
+      expectLastSubjectSequenceSubject: sessionLaneFilter(event.data.session, 'f'),
+    });
+  }
+
+  /** The session's last state event, or undefined when it never enabled SM (or the log aged out). */
+  async state(session: string): Promise<StateRecord | undefined> {
+    const stored = await this.last(sessionLaneFilter(session, 'f.state'));
+    if (stored === undefined) return undefined;
+    const event = decodeEvent(stored.data);
+    const state = stateOf(event);
+    if (state === undefined) return undefined;
+    const queued = event.type === 'sm.hibernation_started' ? event.data.queued : undefined;
+    return {
+      state,
+      seq: stored.seq,
+      at: new Date(event.metadata.at),
+      ...(queued === undefined ? {} : { queued }),
+    };
+  }
+
+  /** Stream sequence of the last event under the session's fence (0 if none). */
+  async fence(session: string): Promise<number> {
+    return (await this.last(sessionLaneFilter(session, 'f')))?.seq ?? 0;
+  }
+
+  /** The full snapshot: state, fence, counters and the unacknowledged queue. */
+  async snapshot(session: string): Promise<SessionSnapshot | undefined> {
+    const record = await this.state(session);
+    if (record === undefined) return undefined;
+    const [fence, lastIn, lastAck] = await Promise.all([
+      this.fence(session),
+      this.last(sessionLaneFilter(session, 'in')),
+      this.last(sessionLaneFilter(session, 'ack')),
+    ]);
+    let h = record.state.h;
+    if (lastIn !== undefined && lastIn.seq > record.seq) {
+      const event = decodeEvent(lastIn.data);
+      if (event.type === 'stanza.received' && event.data.h !== undefined) h = event.data.h;
+    }
+    let acked = record.state.acked;
+    let ackedThrough = record.state.ackedThrough;
+    if (lastAck !== undefined && lastAck.seq > record.seq) {
+      const event = decodeEvent(lastAck.data);
+      if (event.type === 'sm.acked' && event.data.through !== undefined) {
+        acked = event.data.acked;
+        ackedThrough = event.data.through;
+      }
+    }
+    const entries = await this.entries(session, ackedThrough + 1);
+    const writtenThrough = record.state.writtenThrough;
+    const written = entries.filter((entry) => entry.kind === 'sent' || entry.seq <= writtenThrough).length;
+    return { session, record, fence, h, acked, ackedThrough, entries, sent: (acked + written) % 2 ** 32 };
+  }
+
+  /** Queue entries (sent and queued) of a session from stream sequence `from` on, in order. */
+  async entries(session: string, from: number): Promise<QueueEntry[]> {
+    const filter = sessionLaneFilter(session, '*.queue');
+    const entries: QueueEntry[] = [];
+    let next = Math.max(1, from);
+    for (let pages = 0; pages < 10_000; pages++) {
+      const batch = await this.bus.jsm.direct.getBatch(STREAM, {
+        seq: next,
+        next_by_subj: filter,
+        batch: PAGE,
+      });
+      let count = 0;
+      for await (const stored of batch) {
+        count += 1;
+        next = stored.seq + 1;
+        const entry = entryOf(stored);
+        if (entry !== undefined) entries.push(entry);
+      }
+      if (count < PAGE) break;
+    }
+    return entries;
+  }
+
+  /** The last event matching `filter` (a lane of `sessionLaneFilter`). */
+  async last(filter: string): Promise<StoredMsg | undefined> {
+    try {
+      return (await this.bus.jsm.streams.getMessage(STREAM, { last_by_subj: filter })) ?? undefined;
+    } catch (error) {
+      if (isNoMessage(error)) return undefined;
+      throw error;
+    }
+  }
+}
+
+function stateOf(event: AnyEvent): SmState | undefined {
+  switch (event.type) {
+    case 'sm.enabled':
+    case 'sm.hibernation_started':
+    case 'sm.hibernation_ended':
+    case 'sm.session_terminated':
+      return event.data.state;
+    default:
+      return undefined;
+  }
+}
+
+function entryOf(stored: StoredMsg): QueueEntry | undefined {
+  const event = decodeEvent(stored.data);
+  const at = new Date(event.metadata.at);
+  if (event.type === 'stanza.sent') return { seq: stored.seq, kind: 'sent', stanza: event.data.stanza, at };
+  if (event.type === 'sm.hibernation_stanza_queued') {
+    return { seq: stored.seq, kind: 'queued', stanza: event.data.stanza, at };
+  }
+  return undefined;
+}
+
+/** JetStream answers a last-by-subject get on an empty subject with "no message found" (10037). */
+function isNoMessage(error: unknown): boolean {
+  return (
+    error instanceof Error && /no message found|10037/i.test(`${error.message} ${String(errorCode(error))}`)
+  );
+}
+
+function errorCode(error: Error): unknown {
+  return (error as Error & { code?: unknown; api_error?: { err_code?: unknown } }).api_error?.err_code;
+}
+
+/** A state without the fields that only mean something in some states. */
+export function stateWithout(
+  state: SmState,
+  ...keys: readonly ('owner' | 'hibernatedAt' | 'deadline')[]
+): SmState {
+  const dropped = new Set<string>(keys);
+  return Object.fromEntries(Object.entries(state).filter(([key]) => !dropped.has(key))) as SmState;
+}

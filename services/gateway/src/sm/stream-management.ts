@@ -1,0 +1,395 @@
+import { randomBytes } from 'node:crypto';
+
+import { ConcurrencyConflictError, NoRespondersError, type Bus } from '@holdfast/bus';
+import {
+  SmEnabled,
+  SmHibernationStarted,
+  SmResumeClaim,
+  SmResumeFailed,
+  SmSessionTerminated,
+  type ReplyOf,
+  type SmState,
+} from '@holdfast/events';
+import {
+  appendToQueue,
+  bareOf,
+  claimResume,
+  hashSecret,
+  stateWithout,
+  type AppendResult,
+  type SessionLog,
+} from '@holdfast/session-log';
+import {
+  checkResumeRequest,
+  decideEnable,
+  enabledElement,
+  failedElement,
+  resumedElement,
+  stampDelay,
+  type SmFailed,
+  type SmStreamSnapshot,
+} from '@holdfast/sm';
+import { parseJid, serialize, type Element, type Jid } from '@holdfast/xmpp';
+
+import { parseStanza as parseStanzaText } from '../stanza-text.js';
+import {
+  SmSession,
+  type SmConnection,
+  type SmEnd,
+  type SmSessionConfig,
+  type UnackedEntry,
+} from './sm-session.js';
+
+export interface StreamManagementConfig extends SmSessionConfig {
+  readonly hibernationTimeS: number;
+  readonly oldSessionTtlS: number;
+  readonly location: string | undefined;
+}
+
+export interface StreamManagementDeps {
+  readonly bus: Bus;
+  readonly log: SessionLog;
+  readonly node: string;
+  readonly config: StreamManagementConfig;
+  readonly logger: {
+    info(fields: object, message: string): void;
+    warn(fields: object, message: string): void;
+    error(fields: object, message: string): void;
+  };
+  readonly now: () => Date;
+}
+
+/** The stream facts `<enable/>` and `<resume/>` are checked against (spec §1.4). */
+export interface SmStreamFacts {
+  readonly authenticated: boolean;
+  readonly bound: boolean;
+  readonly smEnabled: boolean;
+}
+
+export type EnableOutcome =
+  | { readonly kind: 'failed'; readonly reply: Element }
+  | { readonly kind: 'enabled'; readonly reply: Element; readonly sm: SmSession };
+
+export type ResumeOutcome =
+  | { readonly kind: 'failed'; readonly reply: Element }
+  | {
+      readonly kind: 'resumed';
+      readonly reply: Element;
+      readonly sm: SmSession;
+      readonly jid: Jid;
+      /** T12: the gateway whose connection still held the session, to be kicked. */
+      readonly previousOwner: string | undefined;
+    };
+
+/** How an attached session ended, for the gateway's unbind. */
+export type Detached =
+  /** T5/T13: hibernating; the resource stays bound and available. */
+  | { readonly kind: 'hibernated' }
+  /** Terminated: unacked stanzas for spec §4 (stamped copies, in queue order). */
+  | { readonly kind: 'terminated'; readonly stanzas: readonly Element[] }
+  /** The session lives on elsewhere (T12): nothing to clean up but the connection. */
+  | { readonly kind: 'moved' };
+
+const CLAIM_TIMEOUT_MS = 5000;
+
+/**
+ * The gateway's side of stream management (spec §1-§2): `<enable/>` (T1), `<resume/>` (T3/T8/T12),
+ * and what happens to a session when its connection ends (T4-T6, T13, T15). The durable half is the
+ * session's log (`@holdfast/session-log`); resume claims go to session-state (or, with none running,
+ * are committed here by the same function).
+ */
+export class StreamManagement {
+  constructor(private readonly deps: StreamManagementDeps) {}
+
+  private snapshot(facts: SmStreamFacts): SmStreamSnapshot {
+    return {
+      ...facts,
+      s2s: false,
+      enabledS2s: false,
+      hibernationTimeS: this.deps.config.hibernationTimeS,
+    };
+  }
+
+  /** T1/T2: validate, register the session durably, then answer `<enabled/>`. */
+  async enable(
+    facts: SmStreamFacts,
+    element: Element,
+    session: string,
+    jid: Jid,
+    connection: SmConnection,
+    onEnd: (end: SmEnd) => void,
+  ): Promise<EnableOutcome> {
+    const decision = decideEnable(this.snapshot(facts), element.attrs, {
+      location: this.deps.config.location,
+    });
+    if (decision.kind === 'failed') return { kind: 'failed', reply: failedElement(decision) };
+    const secret = decision.resumable ? randomBytes(16).toString('base64url') : undefined;
+    const state: SmState = {
+      version: 1,
+      status: 'ACTIVE',
+      jid: jid.toString(),
+      resumable: decision.resumable,
+      ...(secret === undefined ? {} : { secretHash: hashSecret(secret) }),
+      max: decision.resumable ? decision.max : 0,
+      owner: this.deps.node,
+      enabledAt: this.deps.now().toISOString(),
+      h: 0,
+      acked: 0,
+      ackedThrough: 0,
+      writtenThrough: 0,
+    };
+    let fence: number;
+    try {
+      const published = await this.deps.log.publishFenced(
+        SmEnabled,
+        {
+          id: `${session}.enabled`,
+          data: { session, jid: state.jid, resumable: state.resumable, max: state.max, state },
+        },
+        0,
+      );
+      fence = published.seq;
+    } catch (error) {
+      this.deps.logger.error({ session, err: error }, 'enabling stream management failed');
+      return { kind: 'failed', reply: failedElement({ condition: 'internal-server-error' }) };
+    }
+    const sm = new SmSession(session, state, fence, connection, this.sessionDeps(), onEnd);
+    const reply = decision.resumable
+      ? enabledElement({
+          resumable: true,
+          id: `${session}.${secret ?? ''}`,
+          max: decision.max,
+          location: decision.location,
+        })
+      : enabledElement({ resumable: false, location: decision.location });
+    return { kind: 'enabled', reply, sm };
+  }
+
+  /** §2.3: check the stream, claim the session (compare-and-set on its log), adopt it. */
+  async resume(
+    facts: SmStreamFacts,
+    element: Element,
+    account: string,
+    connection: SmConnection,
+    onEnd: (end: SmEnd) => void,
+  ): Promise<ResumeOutcome> {
+    const checked = checkResumeRequest(this.snapshot(facts), element.attrs);
+    if (checked.kind === 'failed') return this.resumeFailed(account, checked);
+    const dot = checked.previd.indexOf('.');
+    const session = dot < 0 ? '' : checked.previd.slice(0, dot);
+    const secret = dot < 0 ? '' : checked.previd.slice(dot + 1);
+    if (!/^[A-Za-z0-9_-]{8,64}$/.test(session) || secret === '' || secret.length > 128) {
+      return this.resumeFailed(account, { kind: 'failed', condition: 'item-not-found' });
+    }
+    let reply: ReplyOf<typeof SmResumeClaim>;
+    const request = { session, bareJid: account, secret, h: checked.h, gateway: this.deps.node };
+    try {
+      try {
+        reply = await this.deps.bus.request(SmResumeClaim, request, { timeoutMs: CLAIM_TIMEOUT_MS });
+      } catch (error) {
+        // No session-state running: the claim is the same compare-and-set on the log, committed here.
+        if (!(error instanceof NoRespondersError)) throw error;
+        reply = await claimResume(this.deps.log, request, {
+          now: this.deps.now,
+          oldSessionTtlS: this.deps.config.oldSessionTtlS,
+        });
+      }
+    } catch (error) {
+      this.deps.logger.error({ session, err: error }, 'resume claim failed');
+      return this.resumeFailed(account, { kind: 'failed', condition: 'internal-server-error' });
+    }
+    if (!reply.ok) {
+      return this.resumeFailed(account, {
+        kind: 'failed',
+        condition: reply.condition,
+        ...(reply.h === undefined ? {} : { h: reply.h }),
+      });
+    }
+    const entries = await this.deps.log.entries(session, reply.state.ackedThrough + 1);
+    const sm = new SmSession(
+      session,
+      reply.state,
+      reply.fence,
+      connection,
+      this.sessionDeps(),
+      onEnd,
+      entries,
+    );
+    return {
+      kind: 'resumed',
+      reply: resumedElement(checked.previd, reply.state.h),
+      sm,
+      jid: parseJid(reply.state.jid),
+      previousOwner: reply.previousOwner === this.deps.node ? undefined : reply.previousOwner,
+    };
+  }
+
+  private resumeFailed(account: string, failed: SmFailed): ResumeOutcome {
+    // Metric event; never the SM-ID (spec §6).
+    this.deps.bus
+      .publish(SmResumeFailed, {
+        id: `${randomBytes(12).toString('base64url')}.resume_failed`,
+        data: {
+          session: randomBytes(12).toString('base64url'),
+          bareJid: account,
+          condition: failed.condition,
+        },
+      })
+      .catch(() => undefined);
+    return { kind: 'failed', reply: failedElement(failed) };
+  }
+
+  /**
+   * The connection of an attached session is gone. `resumable` transport loss and drain hibernate (T5,
+   * T13); everything else terminates as closed (T4, T6) or overflow (T15); a session claimed elsewhere
+   * has moved. Waits for in-flight writes first, so the state written covers everything made durable.
+   */
+  async detach(sm: SmSession, cause: 'transport' | 'close' | 'overflow', extra?: Element): Promise<Detached> {
+    const wasAttached = sm.attached;
+    sm.detach();
+    const { entries, pending } = await sm.drainForDetach();
+    if (!wasAttached && cause !== 'overflow') return { kind: 'moved' };
+    const now = this.deps.now();
+    const fence = sm.currentFence;
+    const counters = { h: sm.inboundH, acked: sm.acked, ackedThrough: sm.ackedThrough };
+    const unowned = stateWithout(sm.state, 'owner');
+    try {
+      if (cause === 'transport' && sm.resumable) {
+        const deadline = new Date(now.getTime() + sm.state.max * 1000);
+        const state: SmState = {
+          ...unowned,
+          ...counters,
+          status: 'HIBERNATING',
+          hibernatedAt: now.toISOString(),
+          deadline: deadline.toISOString(),
+        };
+        await this.deps.log.publishFenced(
+          SmHibernationStarted,
+          {
+            id: `${sm.session}.hibernated.${sm.state.version}`,
+            at: now,
+            data: {
+              session: sm.session,
+              jid: sm.jid,
+              deadline: state.deadline ?? '',
+              queued: entries.length,
+              state,
+            },
+          },
+          fence,
+        );
+        // Accepted for the client but not yet durable when the connection went: queued now, in order.
+        for (const stanza of pending) await this.queue(sm.session, sm.bareJid, stanza, now);
+        return { kind: 'hibernated' };
+      }
+      const kind: 'overflow' | 'closed' = cause === 'overflow' ? 'overflow' : 'closed';
+      const state: SmState = {
+        ...unowned,
+        ...counters,
+        status: 'TERMINATED',
+        terminatedKind: kind,
+        recordKept: kind === 'overflow',
+      };
+      await this.deps.log.publishFenced(
+        SmSessionTerminated,
+        {
+          id: `${sm.session}.terminated.${sm.state.version}`,
+          at: now,
+          data: { session: sm.session, jid: sm.jid, kind, h: counters.h, unacked: entries.length, state },
+        },
+        fence,
+      );
+      return { kind: 'terminated', stanzas: stanzasOf(entries, pending, extra, sm.bareJid, now) };
+    } catch (error) {
+      if (error instanceof ConcurrencyConflictError) return { kind: 'moved' };
+      throw error;
+    }
+  }
+
+  /**
+   * Terminates a session that has no connection here (T10, T11b) from its log; returns the stanzas for
+   * §4 (its queue, plus `extra`), or undefined when it was not an SM session or ended already.
+   */
+  async terminateFromLog(
+    session: string,
+    kind: 'closed' | 'overflow',
+    extra?: Element,
+  ): Promise<Element[] | undefined> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const snapshot = await this.deps.log.snapshot(session);
+      if (snapshot === undefined || snapshot.record.state.status === 'TERMINATED') return undefined;
+      const now = this.deps.now();
+      const rest = stateWithout(snapshot.record.state, 'owner', 'hibernatedAt', 'deadline');
+      const state: SmState = {
+        ...rest,
+        status: 'TERMINATED',
+        terminatedKind: kind,
+        recordKept: kind === 'overflow',
+        h: snapshot.h,
+        acked: snapshot.acked,
+        ackedThrough: snapshot.ackedThrough,
+      };
+      try {
+        await this.deps.log.publishFenced(
+          SmSessionTerminated,
+          {
+            id: `${session}.terminated.${state.version}.${snapshot.fence}`,
+            at: now,
+            data: { session, jid: state.jid, kind, h: snapshot.h, unacked: snapshot.entries.length, state },
+          },
+          snapshot.fence,
+        );
+      } catch (error) {
+        if (error instanceof ConcurrencyConflictError) continue;
+        throw error;
+      }
+      const bare = bareOf(state.jid);
+      return [
+        ...snapshot.entries.map((entry) => parseStanzaText(entry.stanza)),
+        ...(extra === undefined ? [] : [stampDelay(extra, bare, now)]),
+      ];
+    }
+    throw new Error(`session ${session} is too contended to terminate`);
+  }
+
+  /** T7: a stanza for a session without a connection goes to its durable queue. */
+  async queue(
+    session: string,
+    bareJid: string,
+    stanza: Element,
+    now: Date,
+    unreachableOwner?: string,
+  ): Promise<AppendResult> {
+    return appendToQueue(this.deps.log, {
+      session,
+      stanza: serialize(stampDelay(stanza, bareJid, now)),
+      maxQueueSize: this.deps.config.maxQueueSize,
+      ...(unreachableOwner === undefined ? {} : { unreachableOwner }),
+    });
+  }
+
+  private sessionDeps(): ConstructorParameters<typeof SmSession>[4] {
+    return {
+      log: this.deps.log,
+      node: this.deps.node,
+      config: this.deps.config,
+      logger: this.deps.logger,
+      now: this.deps.now,
+    };
+  }
+}
+
+function stanzasOf(
+  entries: readonly UnackedEntry[],
+  pending: readonly Element[],
+  extra: Element | undefined,
+  bareJid: string,
+  now: Date,
+): Element[] {
+  const stamped = (stanza: Element): Element => stampDelay(stanza, bareJid, now);
+  return [
+    ...entries.map((entry) => parseStanzaText(entry.stanza)),
+    ...pending.map(stamped),
+    ...(extra === undefined ? [] : [stamped(extra)]),
+  ];
+}
