@@ -15,6 +15,7 @@ export function fenceLaneFilter(partition: number): string {
 }
 
 const POLL_MS = 50;
+const ACK_WAIT_MS = 5000;
 
 /**
  * One durable consumer per session partition feeding the projector. `maxAckPending: 1` keeps each
@@ -43,6 +44,8 @@ export class ProjectionConsumers {
           durable: this.durable(partition),
           filterSubjects: [fenceLaneFilter(partition)],
           maxAckPending: 1,
+          // A crashed instance's event in hand goes to another one after this long.
+          ackWaitMs: ACK_WAIT_MS,
           handler: (event, delivery) => this.projector.apply(event, delivery.streamSequence),
         }),
       );

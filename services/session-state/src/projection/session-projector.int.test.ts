@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Bus } from '@holdfast/bus';
+import { STREAMS, decodeEvent, sessionFilter, type AnyEvent } from '@holdfast/events';
+import { SessionLog } from '@holdfast/session-log';
+import { SmHRecords, SmQueue, SmSessions, Store } from '@holdfast/store';
+import { recordingLogger, testInfrastructure, uniqueId } from '@holdfast/testing';
+
+import { SessionScript } from '../testing/session-events.js';
+import { SessionProjector } from './session-projector.js';
+
+const logger = recordingLogger();
+const infra = testInfrastructure();
+let bus: Bus;
+let store: Store;
+let projector: SessionProjector;
+
+beforeAll(async () => {
+  bus = await Bus.connect({ url: infra.natsUrl, name: 'projector-test', node: 'test', logger });
+  await bus.ensureStreams();
+  store = await Store.open({ url: infra.mongoUrl, dbName: uniqueId('proj'), logger });
+  await store.ensureIndexes();
+  projector = new SessionProjector(store, new SessionLog(bus));
+});
+
+afterAll(async () => {
+  await bus.drain();
+  await store.close();
+});
+
+/** Every event of a session's log with its stream sequence, in order. */
+async function eventsOf(session: string): Promise<{ event: AnyEvent; seq: number }[]> {
+  const batch = await bus.jsm.direct.getBatch(STREAMS.session.name, {
+    seq: 1,
+    next_by_subj: sessionFilter(session),
+    batch: 100,
+  });
+  const events: { event: AnyEvent; seq: number }[] = [];
+  for await (const stored of batch) events.push({ event: decodeEvent(stored.data), seq: stored.seq });
+  return events;
+}
+
+async function documents(session: string) {
+  const [sessions, queue, records] = await Promise.all([
+    store.run(SmSessions, 'find', (c) => c.find({ _id: session }).toArray()),
+    store.run(SmQueue, 'find', (c) => c.find({ session }).sort({ seq: 1 }).toArray()),
+    store.run(SmHRecords, 'find', (c) => c.find({ _id: session }).toArray()),
+  ]);
+  return { sessions, queue, records };
+}
+
+async function applyAll(events: readonly { event: AnyEvent; seq: number }[]): Promise<void> {
+  for (const { event, seq } of events) await projector.apply(event, seq);
+}
+
+describe('session projection', () => {
+  it('projects a hibernation with its queue, and the same documents again when events are replayed', async () => {
+    const script = new SessionScript(bus, uniqueId('s'), 'gw-a');
+    await script.enable();
+    await script.send();
+    await script.send();
+    await script.hibernate();
+    await script.queue();
+    await script.queue();
+    const events = await eventsOf(script.session);
+    await applyAll(events);
+    const once = await documents(script.session);
+    expect(once.sessions).toEqual([
+      expect.objectContaining({
+        _id: script.session,
+        status: 'HIBERNATING',
+        bareJid: 'alice@localhost',
+        queueLength: 4,
+        lastSeq: events.at(-1)?.seq,
+        deadline: new Date('2025-03-01T12:01:00.000Z'),
+      }),
+    ]);
+    expect(once.sessions[0]).not.toHaveProperty('owner');
+    expect(once.queue.map((entry) => entry.stanza)).toEqual([
+      "<message id='out-1'/>",
+      "<message id='out-2'/>",
+      "<message id='q-3'/>",
+      "<message id='q-4'/>",
+    ]);
+    expect(once.records).toEqual([]);
+
+    await applyAll(events);
+    await applyAll(events.slice(1, 4));
+    expect(await documents(script.session)).toEqual(once);
+  });
+
+  it('keeps an h-record for an expired session, drops it when revoked, and clears the queue; replays change nothing', async () => {
+    const script = new SessionScript(bus, uniqueId('s'), 'gw-a');
+    await script.enable();
+    await script.send();
+    await script.hibernate();
+    await script.queue();
+    await script.terminate('expired', true);
+    const expired = await eventsOf(script.session);
+    await applyAll(expired);
+    const afterExpiry = await documents(script.session);
+    expect(afterExpiry.sessions[0]).toMatchObject({
+      status: 'TERMINATED',
+      terminatedKind: 'expired',
+      queueLength: 0,
+    });
+    expect(afterExpiry.queue).toEqual([]);
+    expect(afterExpiry.records).toEqual([
+      { _id: script.session, bareJid: 'alice@localhost', h: 3, terminatedAt: expect.any(Date) as Date },
+    ]);
+    // A replay of the hibernation must not bring the cleared queue back.
+    await applyAll(expired);
+    expect(await documents(script.session)).toEqual(afterExpiry);
+
+    await script.terminate('expired', false);
+    const all = await eventsOf(script.session);
+    await applyAll(all);
+    const revoked = await documents(script.session);
+    expect(revoked.records).toEqual([]);
+    expect(revoked.sessions[0]).toMatchObject({ recordKept: false, lastSeq: all.at(-1)?.seq });
+    await applyAll(all);
+    expect(await documents(script.session)).toEqual(revoked);
+  });
+});
