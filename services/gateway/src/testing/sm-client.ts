@@ -1,15 +1,40 @@
-import { connect, type Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import { connect } from 'node:net';
 
-import { StreamParser, xml, type Element } from '@holdfast/xmpp';
+import { NS, StreamParser, xml, type Element } from '@holdfast/xmpp';
 
 import { header } from './raw-client.js';
 
 const SM = 'urn:xmpp:sm:3';
 
+/** What the tests use of the `ws` client (the package ships no types). */
+interface WsSocket {
+  send(data: string): void;
+  close(): void;
+  terminate(): void;
+  readonly readyState: number;
+  on(event: 'open' | 'close', listener: () => void): this;
+  on(event: 'message', listener: (data: Buffer) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  once(event: 'open', listener: () => void): this;
+  once(event: 'error', listener: (error: Error) => void): this;
+}
+type WsSocketConstructor = new (url: string, protocols?: string[]) => WsSocket;
+
+const WS_OPEN = 1;
+
+/** The transport under the client: a TCP socket, or a WebSocket with RFC 7395 framing. */
+interface Link {
+  readonly framed: boolean;
+  write(data: string): void;
+  /** Drops the connection without closing the stream. */
+  destroy(): void;
+}
+
 /**
- * A scripted XMPP client on a raw TCP socket that sees the server's output as elements: for the stream
- * management scenarios stock libraries cannot express (they ack on their own and send keepalives).
- * Plaintext with SASL PLAIN: the test gateway allows it (`C2S_REQUIRE_ENCRYPTION=false`).
+ * A scripted XMPP client on a raw TCP socket (or a WebSocket, RFC 7395) that sees the server's output as
+ * elements: for the stream management scenarios stock libraries cannot express (they ack on their own
+ * and send keepalives). Plaintext with SASL PLAIN: the test gateway allows it (`C2S_REQUIRE_ENCRYPTION=false`).
  */
 export class SmClient {
   /** Every top-level element received, in order. */
@@ -18,22 +43,23 @@ export class SmClient {
   private cursor = 0;
   private ended = false;
   private streamClosed = false;
+  /** How many elements had arrived when the server ended the stream. */
+  streamEndedAfter: number | undefined;
   private readonly parser: StreamParser;
 
   private constructor(
-    private readonly socket: Socket,
+    private readonly link: Link,
     readonly domain: string,
   ) {
     this.parser = this.newParser();
-    socket.on('data', (chunk: Buffer) => {
-      this.parser.write(chunk);
-    });
-    socket.on('close', () => {
-      this.ended = true;
-    });
-    socket.on('error', () => {
-      this.ended = true;
-    });
+  }
+
+  private onData(data: Buffer): void {
+    this.parser.write(data);
+  }
+
+  private onClose(): void {
+    this.ended = true;
   }
 
   private newParser(): StreamParser {
@@ -45,37 +71,110 @@ export class SmClient {
         },
         streamEnd: () => {
           this.streamClosed = true;
+          this.streamEndedAfter = this.received.length;
         },
         error: () => {
           this.streamClosed = true;
         },
       },
-      { mode: 'stream', maxStanzaSize: 1 << 20 },
+      { mode: this.link.framed ? 'framed' : 'stream', maxStanzaSize: 1 << 20 },
     );
   }
 
+  /** A TCP connection to the c2s port (nothing sent yet). */
   static async open(port: number, domain = 'localhost'): Promise<SmClient> {
     const socket = connect({ host: '127.0.0.1', port });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    return new SmClient(socket, domain);
+    const client = new SmClient(
+      {
+        framed: false,
+        write: (data) => {
+          if (!socket.destroyed) socket.write(data);
+        },
+        destroy: () => socket.destroy(),
+      },
+      domain,
+    );
+    socket.on('data', (chunk: Buffer) => {
+      client.onData(chunk);
+    });
+    socket.on('close', () => {
+      client.onClose();
+    });
+    socket.on('error', () => {
+      client.onClose();
+    });
+    return client;
+  }
+
+  /** A WebSocket connection (subprotocol `xmpp`) to `url` (nothing sent yet). */
+  static async openWebSocket(url: string, domain = 'localhost'): Promise<SmClient> {
+    const { WebSocket } = createRequire(import.meta.url)('ws') as { WebSocket: WsSocketConstructor };
+    const ws = new WebSocket(url, ['xmpp']);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const client = new SmClient(
+      {
+        framed: true,
+        write: (data) => {
+          if (ws.readyState === WS_OPEN) ws.send(data);
+        },
+        destroy: () => {
+          ws.terminate();
+        },
+      },
+      domain,
+    );
+    ws.on('message', (data) => {
+      client.onData(data);
+    });
+    ws.on('close', () => {
+      client.onClose();
+    });
+    ws.on('error', () => {
+      client.onClose();
+    });
+    return client;
+  }
+
+  /** The stream header of this transport: `<stream:stream>` or the framing `<open/>`. */
+  private header(): string {
+    return this.link.framed
+      ? xml('open', { xmlns: NS.FRAMING, to: this.domain, version: '1.0' }).toString()
+      : header(this.domain);
   }
 
   /** Opens a stream, authenticates with SASL PLAIN and restarts the stream (unbound). */
   static async authenticated(port: number, user: string, password: string): Promise<SmClient> {
-    const client = await SmClient.open(port);
-    client.write(header(client.domain));
-    await client.next((e) => e.name === 'stream:features' || e.name === 'features');
+    return (await SmClient.open(port)).authenticate(user, password);
+  }
+
+  /** As `authenticated`, over a WebSocket. */
+  static async authenticatedWebSocket(url: string, user: string, password: string): Promise<SmClient> {
+    return (await SmClient.openWebSocket(url)).authenticate(user, password);
+  }
+
+  /** Sends the stream header and waits for the features. */
+  async openStream(): Promise<Element> {
+    this.write(this.header());
+    return this.next((e) => e.name === 'stream:features' || e.name === 'features');
+  }
+
+  /** SASL PLAIN on a fresh connection, then the stream restart (RFC 6120 §6.4.6). */
+  private async authenticate(user: string, password: string): Promise<SmClient> {
+    await this.openStream();
     const payload = Buffer.from(`\0${user}\0${password}`).toString('base64');
-    client.send(xml('auth', { xmlns: 'urn:ietf:params:xml:ns:xmpp-sasl', mechanism: 'PLAIN' }, payload));
-    const result = await client.next((e) => e.name === 'success' || e.name === 'failure');
+    this.send(xml('auth', { xmlns: 'urn:ietf:params:xml:ns:xmpp-sasl', mechanism: 'PLAIN' }, payload));
+    const result = await this.next((e) => e.name === 'success' || e.name === 'failure');
     if (result.name !== 'success') throw new Error(`authentication failed: ${result.toString()}`);
-    client.parser.reset();
-    client.write(header(client.domain));
-    await client.next((e) => e.name === 'stream:features' || e.name === 'features');
-    return client;
+    this.parser.reset();
+    await this.openStream();
+    return this;
   }
 
   /** Authenticates and binds `resource`; returns the client with its full JID. */
@@ -127,7 +226,7 @@ export class SmClient {
   }
 
   write(data: string): void {
-    if (!this.socket.destroyed) this.socket.write(data);
+    this.link.write(data);
   }
 
   /**
@@ -183,13 +282,13 @@ export class SmClient {
     }
   }
 
-  /** Closes the stream cleanly (`</stream:stream>`). */
+  /** Closes the stream cleanly (`</stream:stream>`, WebSocket: the framing `<close/>`). */
   closeStream(): void {
-    this.write('</stream:stream>');
+    this.write(this.link.framed ? xml('close', { xmlns: NS.FRAMING }).toString() : '</stream:stream>');
   }
 
-  /** "Kill": the TCP connection goes away without `</stream:stream>` (spec §8). */
+  /** "Kill": the connection goes away without `</stream:stream>` (spec §8). */
   kill(): void {
-    this.socket.destroy();
+    this.link.destroy();
   }
 }
