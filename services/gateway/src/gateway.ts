@@ -142,9 +142,9 @@ export class Gateway implements StreamHost {
       this.deps.bus.serve(
         GatewayDeliver,
         (request) =>
-          Promise.resolve({
-            delivered: this.deliverLocal(request.to, undefined, parseStanza(request.stanza)),
-          }),
+          this.deliverLocal(request.to, undefined, parseStanza(request.stanza)).then((delivered) => ({
+            delivered,
+          })),
         { target },
       ),
       this.deps.bus.serve(
@@ -510,8 +510,13 @@ export class Gateway implements StreamHost {
     const jid = stream.jid;
     if (jid === undefined) return;
     const stored = await this.deps.offline.peek(jid.bare().toString());
-    for (const message of stored) stream.deliver(parseStanza(message.stanza));
-    await this.deps.offline.remove(stored.map((message) => message.id));
+    // Removed only once the stream holds them (with SM on: durable in its log), in order.
+    const taken = await Promise.all(
+      stored.map((message) => stream.deliverDurably(parseStanza(message.stanza))),
+    );
+    await this.deps.offline.remove(
+      stored.filter((_, index) => taken[index] === true).map((message) => message.id),
+    );
   }
 
   /** Routes a stanza addressed to someone else (RFC 6121 §8). */
@@ -599,8 +604,8 @@ export class Gateway implements StreamHost {
       return;
     }
     if (record.gateway === this.options.node) {
-      if (!this.deliverLocal(record.jid, record.session, stanza))
-        await this.deps.registry.release(record.jid, record.session);
+      if (!(await this.deliverLocal(record.jid, record.session, stanza)))
+        await this.notDelivered(record, stanza, hops);
       return;
     }
     try {
@@ -617,7 +622,22 @@ export class Gateway implements StreamHost {
       await this.toQueue(record, stanza, record.gateway, hops);
       return;
     }
-    await this.deps.registry.release(record.jid, record.session);
+    await this.notDelivered(record, stanza, hops);
+  }
+
+  /**
+   * The gateway named by `record` does not hold the session (any more): it moved (a resume elsewhere:
+   * follow it) or the record is stale (release it).
+   */
+  private async notDelivered(record: ResourceRecord, stanza: Element, hops: number): Promise<void> {
+    const current = (await this.deps.registry.resourcesOf(parseJid(record.jid).bare().toString())).find(
+      (resource) => resource.jid === record.jid && resource.session === record.session,
+    );
+    if (current !== undefined && current.gateway !== record.gateway && hops < 3) {
+      await this.deliverTo(current, stanza, hops + 1);
+      return;
+    }
+    if (current?.gateway === record.gateway) await this.deps.registry.release(record.jid, record.session);
   }
 
   /** T7: a stanza for a session without a connection goes to its durable queue, wherever it is routed. */
@@ -721,11 +741,11 @@ export class Gateway implements StreamHost {
     }
   }
 
-  private deliverLocal(to: string, session: string | undefined, stanza: Element): boolean {
+  /** Resolves once the stream took the stanza (with SM on: durable in its session's log). */
+  private async deliverLocal(to: string, session: string | undefined, stanza: Element): Promise<boolean> {
     const stream = this.bound.get(to);
     if (stream === undefined || (session !== undefined && stream.sessionId !== session)) return false;
-    stream.deliver(stanza);
-    return true;
+    return stream.deliverDurably(stanza);
   }
 
   /** Connection events are published in the background; a failure is logged, never fatal to a stream. */

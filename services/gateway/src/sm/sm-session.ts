@@ -62,6 +62,15 @@ export interface UnackedEntry {
   readonly stanza: string;
 }
 
+/**
+ * A stanza accepted for the client and not yet durable. `settle(true)`: it is in the session's log now
+ * (written, queued, or handed to §4); `settle(false)`: it never got there (the session moved).
+ */
+export interface PendingStanza {
+  readonly stanza: Element;
+  readonly settle: (durable: boolean) => void;
+}
+
 /** Why a session stopped being this connection's: the gateway decides the state transition. */
 export type SmEnd =
   /** The queue cap was hit by `stanza` (T15). */
@@ -87,7 +96,7 @@ export class SmSession {
   private policy: AckPolicyState;
   readonly unacked: UnackedEntry[] = [];
   /** Accepted for the client, not yet durable and written (a flush in the making). */
-  private pending: Element[] = [];
+  private pending: PendingStanza[] = [];
   /** The flush in progress: flushes run one after another, so stanzas are written in order. */
   private flushing: Promise<void> = Promise.resolve();
   private flushScheduled = false;
@@ -98,6 +107,8 @@ export class SmSession {
   ackedThrough: number;
   /** False once the session is no longer this connection's (ended, or claimed elsewhere). */
   attached = true;
+  /** Claimed by another connection: nothing of it is ours to write any more. */
+  private lost = false;
 
   constructor(
     readonly session: string,
@@ -239,11 +250,15 @@ export class SmSession {
 
   // ---- outbound -----------------------------------------------------------------------------------
 
-  /** A stanza for the client: made durable with the rest of its flush, then written (§2.4). */
-  send(stanza: Element): void {
-    if (!this.attached) return;
+  /**
+   * A stanza for the client: made durable with the rest of its flush, then written (§2.4). Resolves
+   * true once it is durable (so a sender's `h` may count it), false if the session was not this
+   * connection's any more (the caller routes it again).
+   */
+  send(stanza: Element): Promise<boolean> {
+    if (!this.attached) return Promise.resolve(false);
     if (this.unacked.length + this.pending.length >= this.deps.config.maxQueueSize) {
-      // T15: the queue is full; nothing is dropped to make room.
+      // T15: the queue is full; nothing is dropped to make room: §4 decides this one too.
       this.detach();
       this.onEnd({ kind: 'overflow', stanza });
       this.connection.write(ackElement(this.inboundH));
@@ -251,16 +266,19 @@ export class SmSession {
         new StreamError('resource-constraint', { text: 'too many unacknowledged stanzas' }),
         true,
       );
-      return;
+      return Promise.resolve(true);
     }
-    this.pending.push(stanza);
-    if (this.flushScheduled) return;
+    const settled = new Promise<boolean>((resolve) => {
+      this.pending.push({ stanza, settle: resolve });
+    });
+    if (this.flushScheduled) return settled;
     this.flushScheduled = true;
     // Everything delivered in this turn of the event loop goes out as one flush.
     setImmediate(() => {
       this.flushScheduled = false;
       this.flushing = this.flushing.then(() => this.flush());
     });
+    return settled;
   }
 
   /** Resolves when every stanza handed to `send` so far is written (or the session is gone). */
@@ -276,7 +294,7 @@ export class SmSession {
     if (batch.length === 0 || !this.attached) return;
     const at = this.deps.now();
     const first = this.policy.sent;
-    const stamped = batch.map((stanza) => serialize(stampDelay(stanza, this.bareJid, at)));
+    const stamped = batch.map(({ stanza }) => serialize(stampDelay(stanza, this.bareJid, at)));
     let published: number[];
     try {
       published = await this.publish(() =>
@@ -297,12 +315,23 @@ export class SmSession {
         ),
       );
     } catch {
+      if (this.lost) {
+        for (const entry of batch) entry.settle(false);
+      } else {
+        // The connection is being dropped: these go to the queue with the rest at detach (T5).
+        this.pending = [...batch, ...this.pending];
+      }
       return;
     }
-    if (!this.isAttached()) return;
-    batch.forEach((stanza, index) => {
+    if (!this.isAttached()) {
+      // Detached while publishing: durable in the log, so a resume re-sends them from there.
+      for (const entry of batch) entry.settle(true);
+      return;
+    }
+    batch.forEach(({ stanza, settle }, index) => {
       this.connection.write(stanza);
       this.unacked.push({ seq: published[index] ?? 0, stanza: stamped[index] ?? '' });
+      settle(true);
     });
     this.applyPolicy(
       afterFlush(this.policy, this.deps.config, { flushed: batch.length, nowMs: this.nowMs() }),
@@ -371,6 +400,7 @@ export class SmSession {
   /** The session was claimed by another connection (T12 seen from the old side). */
   private lose(): void {
     if (!this.attached) return;
+    this.lost = true;
     this.detach();
     this.onEnd({ kind: 'lost' });
     this.connection.write(ackElement(this.inboundH));
@@ -396,11 +426,18 @@ export class SmSession {
   }
 
   /** Waits for in-flight writes, then returns the still-unacked entries (for hibernation or §4). */
-  async drainForDetach(): Promise<{ entries: readonly UnackedEntry[]; pending: readonly Element[] }> {
+  async drainForDetach(): Promise<{
+    entries: readonly UnackedEntry[];
+    pending: readonly PendingStanza[];
+  }> {
     await this.flushing;
     await this.ackChain;
     const pending = this.pending;
     this.pending = [];
+    if (this.lost) {
+      for (const entry of pending) entry.settle(false);
+      return { entries: [...this.unacked], pending: [] };
+    }
     return { entries: [...this.unacked], pending };
   }
 

@@ -248,7 +248,10 @@ export class StreamManagement {
     const wasAttached = sm.attached;
     sm.detach();
     const { entries, pending } = await sm.drainForDetach();
-    if (!wasAttached && cause !== 'overflow') return { kind: 'moved' };
+    if (!wasAttached && cause !== 'overflow') {
+      for (const entry of pending) entry.settle(false);
+      return { kind: 'moved' };
+    }
     const now = this.deps.now();
     const fence = sm.currentFence;
     const counters = { h: sm.inboundH, acked: sm.acked, ackedThrough: sm.ackedThrough };
@@ -279,7 +282,10 @@ export class StreamManagement {
           fence,
         );
         // Accepted for the client but not yet durable when the connection went: queued now, in order.
-        for (const stanza of pending) await this.queue(sm.session, sm.bareJid, stanza, now);
+        for (const { stanza, settle } of pending) {
+          const queued = await this.queue(sm.session, sm.bareJid, stanza, now);
+          settle(queued.kind === 'queued');
+        }
         return { kind: 'hibernated' };
       }
       const kind: 'overflow' | 'closed' = cause === 'overflow' ? 'overflow' : 'closed';
@@ -299,7 +305,17 @@ export class StreamManagement {
         },
         fence,
       );
-      return { kind: 'terminated', stanzas: stanzasOf(entries, pending, extra, sm.bareJid, now) };
+      for (const entry of pending) entry.settle(true);
+      return {
+        kind: 'terminated',
+        stanzas: stanzasOf(
+          entries,
+          pending.map((entry) => entry.stanza),
+          extra,
+          sm.bareJid,
+          now,
+        ),
+      };
     } catch (error) {
       if (error instanceof ConcurrencyConflictError) return { kind: 'moved' };
       throw error;

@@ -144,17 +144,22 @@ export class C2sStream {
     return this.transport.secure;
   }
 
-  /** The one place stanzas are written to the client. */
+  /** The one place stanzas are written to the client (see `deliverDurably`). */
   deliver(stanza: Element): void {
-    if (this.phase !== 'bound') return;
-    if (this.sm !== undefined) {
-      // Durable before visible (invariant 2): the session writes it once its event is stored.
-      this.sm.send(stanza);
-      return;
-    }
+    void this.deliverDurably(stanza);
+  }
+
+  /**
+   * Writes a stanza to the client; with SM on, once its event is durable (invariant 2). Resolves true
+   * when the stream took it (for SM: it is in the session's log), false when the stream cannot.
+   */
+  deliverDurably(stanza: Element): Promise<boolean> {
+    if (this.phase !== 'bound') return Promise.resolve(false);
+    if (this.sm !== undefined) return this.sm.send(stanza);
     this.write(stanza);
     this.sentCount += 1;
     this.host.sent(this, stanza, this.sentCount);
+    return Promise.resolve(true);
   }
 
   /** Ends the stream with a stream error (RFC 6120 §4.9), e.g. `conflict` when replaced. */
