@@ -13,7 +13,10 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['{libs,services}/*/src/**/*.unit.test.ts'] },
+        test: {
+          name: 'unit',
+          include: ['{libs,services}/*/src/**/*.unit.test.ts', 'bench/**/*.unit.test.ts'],
+        },
       },
       {
         extends: true,
