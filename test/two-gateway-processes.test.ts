@@ -1,12 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import tls from 'node:tls';
 
-import { childEnvironment } from '@holdfast/config';
-import { repoRoot } from '@holdfast/localinfra';
 import { startSlixmpp, testInfrastructure, uniqueId, type SlixmppClient } from '@holdfast/testing';
 import { NS, xml } from '@holdfast/xmpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,13 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Test support of the gateway package (not part of its build): a certificate and an xmpp.js client.
 import { loadOrGenerateCertificate } from '../services/gateway/src/transport/certificate.js';
 import { TestClient } from '../services/gateway/src/testing/xmpp-client.js';
+import {
+  startGateway as startGatewayProcess,
+  usersCli as runUsersCli,
+  type ServiceProcess,
+} from './support/processes.js';
 
 /**
  * The whole path as an operator runs it: accounts created with the users CLI, two gateway processes
  * (`node services/gateway/dist/main.js`, built by `npm test` before vitest runs) on one NATS and one
  * MongoDB-wire server, a stock xmpp.js client on one and Debian's slixmpp on the other.
  */
-const root = repoRoot();
 const dir = mkdtempSync(path.join(tmpdir(), 'holdfast-e2e-'));
 const infra = testInfrastructure();
 const env = {
@@ -34,51 +34,9 @@ const env = {
   XMPP_WEBSOCKET_PORT: '0',
 };
 
-interface GatewayProcess {
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly exited: Promise<number | null>;
-}
-
-async function startGateway(node: string): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [path.join(root, 'services/gateway/dist/main.js')], {
-    env: childEnvironment({ ...env, NODE_ID: node }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const lines: string[] = [];
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`${node} not ready in 20 s:\n${lines.join('\n')}`));
-    }, 20_000);
-    void exited.then((code) => {
-      reject(new Error(`${node} exited with ${String(code)}:\n${lines.join('\n')}`));
-    });
-    const onLine = (line: string): void => {
-      lines.push(line);
-      if (!line.includes('"gateway ready"')) return;
-      clearTimeout(timer);
-      resolve((JSON.parse(line) as { c2sPort: number }).c2sPort);
-    };
-    createInterface({ input: child.stdout }).on('line', onLine);
-    createInterface({ input: child.stderr }).on('line', onLine);
-  });
-  return { child, port, exited };
-}
-
-async function usersCli(...args: string[]): Promise<string> {
-  const child = spawn(process.execPath, [path.join(root, 'services/gateway/dist/users-cli.js'), ...args], {
-    env: childEnvironment(env),
-  });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`users ${args.join(' ')} exited ${String(code)}: ${out}`);
-  return out.trim();
-}
-
-const gateways: GatewayProcess[] = [];
+const gateways: (ServiceProcess & { port: number })[] = [];
+const startGateway = (node: string) => startGatewayProcess(env, node);
+const usersCli = (...args: string[]) => runUsersCli(env, ...args);
 const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {

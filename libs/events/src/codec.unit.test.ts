@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 
-import { S2sClosed, SmEnabled, SmSetHibernationDeadline, sessionFilter } from './catalog.js';
+import {
+  S2sClosed,
+  SmAckDelayed,
+  SmSetHibernationDeadline,
+  StanzaReceived,
+  sessionFilter,
+  sessionLaneFilter,
+} from './catalog.js';
 import { DecodeError, decodeEvent, decodeReply, encodeEvent, encodeReply, encodeRequest } from './codec.js';
 import { defineEvent } from './definition.js';
 
@@ -10,16 +17,21 @@ const bytes = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stri
 
 describe('event codec', () => {
   it('round-trips a catalog event with its metadata', () => {
-    const data = { session: 'sess-0001', jid: 'alice@home.example/phone', resumable: true, max: 5 };
-    const decoded = decodeEvent(encodeEvent(SmEnabled, { data, metadata }));
-    expect(decoded).toEqual({ type: 'sm.enabled', data, metadata: { ...metadata, version: 1 } });
-    if (decoded.type === 'sm.enabled') expect(decoded.data.resumable).toBe(true);
+    const data = { session: 'sess-0001', jid: 'alice@home.example/phone', unacked: 3, queued: 4 };
+    const decoded = decodeEvent(encodeEvent(SmAckDelayed, { data, metadata }));
+    expect(decoded).toEqual({ type: 'sm.ack_delayed', data, metadata: { ...metadata, version: 1 } });
+    if (decoded.type === 'sm.ack_delayed') expect(decoded.data.queued).toBe(4);
   });
 
   it('derives subjects from the aggregate key', () => {
-    const data = { session: 'sess-0001', jid: 'alice@home.example/phone', resumable: false };
-    expect(SmEnabled.subject(data)).toMatch(/^hf\.session\.\d+\.sess-0001\.sm\.enabled$/);
-    expect(SmEnabled.subject(data).startsWith(sessionFilter('sess-0001').slice(0, -1))).toBe(true);
+    const data = { session: 'sess-0001', jid: 'alice@home.example/phone', unacked: 0, queued: 0 };
+    expect(SmAckDelayed.subject(data)).toMatch(/^hf\.session\.\d+\.sess-0001\.sm\.ack_delayed$/);
+    expect(SmAckDelayed.subject(data).startsWith(sessionFilter('sess-0001').slice(0, -1))).toBe(true);
+    // Session-log lanes: one wildcard selects a lane, `f.>` the whole fence.
+    const received = StanzaReceived.subject({ session: 'sess-0001', stanza: '<message/>' });
+    expect(received).toMatch(/^hf\.session\.\d+\.sess-0001\.in\.stanza\.received$/);
+    expect(received.startsWith(sessionLaneFilter('sess-0001', 'in').slice(0, -1))).toBe(true);
+    expect(sessionLaneFilter('sess-0001', 'f')).toMatch(/\.sess-0001\.f\.>$/);
     expect(
       S2sClosed.subject({
         localDomain: 'home.example',
@@ -32,8 +44,8 @@ describe('event codec', () => {
   });
 
   it('refuses to encode an invalid payload', () => {
-    const data = { session: 'x', jid: '', resumable: true };
-    expect(() => encodeEvent(SmEnabled, { data, metadata })).toThrow(DecodeError);
+    const data = { session: 'x', jid: '', unacked: 0, queued: 0 };
+    expect(() => encodeEvent(SmAckDelayed, { data, metadata })).toThrow(DecodeError);
   });
 
   it('rejects garbage, unknown types, future versions and invalid payloads with distinct codes', () => {

@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+import { childEnvironment, type Environment } from '@holdfast/config';
+import { repoRoot } from '@holdfast/localinfra';
+
+const root = repoRoot();
+
+/** A service started as its own process, as an operator runs it (`node services/<name>/dist/main.js`). */
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  /** The fields of the JSON log line that said the service was ready. */
+  readonly ready: Record<string, unknown>;
+  readonly exited: Promise<number | null>;
+  /** Every line it wrote, for failure messages. */
+  readonly lines: readonly string[];
+}
+
+/**
+ * Starts `services/<name>/dist/main.js` with `env` and waits (up to 20 s) for its log line whose `msg`
+ * is `readyMessage`.
+ */
+export async function startService(
+  name: string,
+  env: Environment,
+  readyMessage: string,
+): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [path.join(root, `services/${name}/dist/main.js`)], {
+    env: childEnvironment(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const lines: string[] = [];
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`${name} not ready in 20 s:\n${lines.join('\n')}`));
+    }, 20_000);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${String(code)}:\n${lines.join('\n')}`));
+    });
+    const onLine = (line: string): void => {
+      lines.push(line);
+      if (!line.includes(`"${readyMessage}"`)) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(line) as Record<string, unknown>);
+    };
+    createInterface({ input: child.stdout }).on('line', onLine);
+    createInterface({ input: child.stderr }).on('line', onLine);
+  });
+  return { child, ready, exited, lines };
+}
+
+/** A gateway process and its client port. */
+export async function startGateway(
+  env: Environment,
+  node: string,
+): Promise<ServiceProcess & { port: number }> {
+  const started = await startService('gateway', { ...env, NODE_ID: node }, 'gateway ready');
+  return { ...started, port: Number(started.ready.c2sPort) };
+}
+
+/** Runs the users CLI (`services/gateway/dist/users-cli.js`) and returns its output. */
+export async function usersCli(env: Environment, ...args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [path.join(root, 'services/gateway/dist/users-cli.js'), ...args], {
+    env: childEnvironment(env),
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`users ${args.join(' ')} exited ${String(code)}: ${out}`);
+  return out.trim();
+}
