@@ -109,4 +109,10 @@ export async function resumeWith(client: SmClient, previd: string, h: number | s
   return client.next((e) => e.attrs.xmlns === SM && (e.name === 'resumed' || e.name === 'failed'));
 }
 
+/** Stanzas the client received since `<enabled/>`: its `h` if it handled them all (spec §1.3). */
+export function receivedSinceEnabled(client: SmClient): number {
+  const enabled = client.received.findIndex(isSm('enabled'));
+  return enabled < 0 ? 0 : client.stanzas.filter((e) => client.received.indexOf(e) > enabled).length;
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
