@@ -24,6 +24,8 @@ export interface SmScenarios {
   port(gateway?: number): number;
   bound(user: string, resource: string, gateway?: number): Promise<SmClient>;
   authenticated(user: string, gateway?: number): Promise<SmClient>;
+  /** Authenticated (unbound) over the gateway's WebSocket endpoint. */
+  authenticatedWebSocket(user: string, gateway?: number): Promise<SmClient>;
   /** Kills every client, stops the cluster. */
   stop(): Promise<void>;
 }
@@ -52,6 +54,14 @@ export async function startSmScenarios(options: {
       track(await SmClient.bound(port(gateway), user, `${user}-pw`, resource)),
     authenticated: async (user, gateway) =>
       track(await SmClient.authenticated(port(gateway), user, `${user}-pw`)),
+    authenticatedWebSocket: async (user, gateway = 0) =>
+      track(
+        await SmClient.authenticatedWebSocket(
+          cluster.gateways[gateway]?.listening.websocketUrl ?? '',
+          user,
+          `${user}-pw`,
+        ),
+      ),
     stop: async () => {
       for (const client of clients) client.kill();
       await cluster.stop();
