@@ -73,7 +73,10 @@ export async function startCluster(options: { gateways: number; env?: Environmen
     const bus = await Bus.connect({ url: infra.natsUrl, name: node, node, logger: logs });
     await bus.ensureStreams();
     const registry = await ResourceRegistry.open(bus, { bucket });
-    const app = build({ config, bus, store, registry, logger: logs });
+    const built = build({ config, bus, store, registry, logger: logs });
+    // A test may drain a gateway itself (app.close()); stop() then must not close it again.
+    let closed: Promise<void> | undefined;
+    const app: GatewayApp = { ...built, close: () => (closed ??= built.close()) };
     gateways.push({ node, app, listening: await app.listen(), bus, logs });
   }
   return {
