@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+
+import { parseBenchArgs, UsageError } from './cli-options.js';
+
+describe('parseBenchArgs', () => {
+  it('has the documented defaults', () => {
+    expect(parseBenchArgs([], 2)).toEqual({
+      servers: ['holdfast', 'prosody', 'ejabberd'],
+      pairs: 20,
+      durationS: 10,
+      warmupS: 2,
+      window: 100,
+      workers: 2,
+      sessions: 1000,
+      queuedPerSession: 10,
+      resumeSizes: [0, 100, 1000],
+      resumeReps: 20,
+      settleS: 3,
+      quick: false,
+    });
+  });
+
+  it('takes --name=value and --name value, and --quick lowers the defaults', () => {
+    const options = parseBenchArgs(
+      ['--quick', '--servers=prosody,ejabberd', '--pairs', '8', '--resume-sizes=0,5'],
+      16,
+    );
+    expect(options).toMatchObject({
+      servers: ['prosody', 'ejabberd'],
+      pairs: 8,
+      durationS: 3,
+      sessions: 100,
+      resumeSizes: [0, 5],
+      resumeReps: 3,
+      workers: 4,
+      quick: true,
+    });
+  });
+
+  it('returns null for --help', () => {
+    expect(parseBenchArgs(['--help'], 2)).toBeNull();
+  });
+
+  it('rejects unknown servers, options and bad numbers', () => {
+    expect(() => parseBenchArgs(['--servers=openfire'], 2)).toThrow(UsageError);
+    expect(() => parseBenchArgs(['--colour=red'], 2)).toThrow(/unknown option --colour/);
+    expect(() => parseBenchArgs(['--pairs=0'], 2)).toThrow(/--pairs/);
+    expect(() => parseBenchArgs(['--duration=-1'], 2)).toThrow(/--duration/);
+    expect(() => parseBenchArgs(['--pairs'], 2)).toThrow(/needs a value/);
+    expect(() => parseBenchArgs(['extra'], 2)).toThrow(/unexpected argument/);
+  });
+});

@@ -1,0 +1,191 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+
+import { repoRoot } from '@holdfast/localinfra';
+
+import { errorMessage, withTimeout } from './async-utils.js';
+import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './cli-options.js';
+import { computeRatios, renderSummary, type Outcome, type Report, type ServerReport } from './report.js';
+import { runMemory } from './scenarios/memory.js';
+import { runResume } from './scenarios/resume.js';
+import { runThroughput } from './scenarios/throughput.js';
+import { startEjabberd } from './servers/ejabberd.js';
+import { startHoldfast } from './servers/holdfast.js';
+import { killAllTracked } from './servers/processes.js';
+import { startProsody } from './servers/prosody.js';
+import { benchUsers, type BenchUser, type ServerName, type Target } from './servers/target.js';
+
+/**
+ * `npm run bench`: XEP-0198 benchmarks of Holdfast, Prosody and ejabberd in one run on loopback. Each
+ * server is started on free ports with fresh data, measured (throughput with and without SM, resume
+ * latency, memory per hibernated session), and stopped; JSON goes to stdout and bench/results/, then a
+ * summary. Every phase has a timeout; children are killed on exit and on Ctrl-C.
+ */
+const DOMAIN = 'localhost';
+const SESSIONS_PER_USER = 10;
+
+const say = (line: string): void => {
+  process.stderr.write(`[bench] ${line}\n`);
+};
+
+const starters: Record<
+  ServerName,
+  (users: readonly BenchUser[], domain: string, say: (line: string) => void) => Promise<Target>
+> = {
+  holdfast: startHoldfast,
+  prosody: startProsody,
+  ejabberd: startEjabberd,
+};
+
+let current: Target | undefined;
+
+async function phase<T>(
+  server: ServerName,
+  name: string,
+  timeoutMs: number,
+  run: () => Promise<T>,
+): Promise<Outcome<T>> {
+  say(`${server}: ${name}`);
+  const started = performance.now();
+  try {
+    const result = await withTimeout(run(), timeoutMs, name);
+    say(`${server}: ${name} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return result;
+  } catch (error) {
+    say(`${server}: ${name} failed: ${errorMessage(error)}`);
+    return { error: errorMessage(error) };
+  }
+}
+
+async function benchServer(
+  name: ServerName,
+  options: BenchOptions,
+  users: readonly BenchUser[],
+): Promise<ServerReport> {
+  const report: ServerReport = { name };
+  say(`${name}: starting`);
+  let target: Target;
+  try {
+    target = await withTimeout(starters[name](users, DOMAIN, say), 15 * 60_000, `${name} start`);
+  } catch (error) {
+    report.error = errorMessage(error);
+    say(`${name}: not measured: ${report.error}`);
+    return report;
+  }
+  current = target;
+  report.version = target.version;
+  report.notes = target.notes;
+  say(`${name} ${target.version} listening on ${target.host}:${target.port}`);
+  try {
+    const throughputMs = (options.warmupS + options.durationS) * 1000 + 120_000 + options.pairs * 2000;
+    for (const sm of [true, false]) {
+      const outcome = await phase(name, `throughput ${sm ? 'with' : 'without'} SM`, throughputMs, () =>
+        runThroughput(target, users, {
+          pairs: options.pairs,
+          workers: options.workers,
+          window: options.window,
+          warmupMs: options.warmupS * 1000,
+          durationMs: options.durationS * 1000,
+          sm,
+          tag: sm ? 'sm' : 'plain',
+        }),
+      );
+      if (sm) report.throughputSm = outcome;
+      else report.throughputNoSm = outcome;
+    }
+    report.resume = await phase(name, 'resume', 15 * 60_000, () =>
+      runResume(target, users[0] as BenchUser, users[1] as BenchUser, {
+        sizes: options.resumeSizes,
+        reps: options.resumeReps,
+        tag: 'r',
+      }),
+    );
+    const hibernating = Math.ceil(options.sessions / SESSIONS_PER_USER);
+    report.memory = await phase(
+      name,
+      `memory (${options.sessions} hibernated sessions)`,
+      120_000 + options.sessions * 500,
+      () =>
+        runMemory(target, users.slice(0, hibernating), users[hibernating] as BenchUser, {
+          sessions: options.sessions,
+          queued: options.queuedPerSession,
+          sessionsPerUser: SESSIONS_PER_USER,
+          settleMs: options.settleS * 1000,
+          tag: 'm',
+        }),
+    );
+  } finally {
+    say(`${name}: stopping`);
+    await withTimeout(target.stop(), 60_000, `${name} stop`).catch((error: unknown) => {
+      say(`${name}: stop: ${errorMessage(error)}`);
+    });
+    current = undefined;
+  }
+  return report;
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions | null;
+  try {
+    options = parseBenchArgs(process.argv.slice(2), availableParallelism());
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (options === null) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const userCount = Math.max(options.pairs * 2, Math.ceil(options.sessions / SESSIONS_PER_USER) + 1, 2);
+  const users = benchUsers(userCount);
+  const report: Report = {
+    startedAt: new Date().toISOString(),
+    machine: {
+      cpus: availableParallelism(),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+    },
+    options,
+    servers: [],
+  };
+  for (const name of options.servers) report.servers.push(await benchServer(name, options, users));
+  report.finishedAt = new Date().toISOString();
+  report.ratios = computeRatios(report.servers, options.resumeSizes);
+
+  const json = JSON.stringify(report, null, 2);
+  const dir = path.join(repoRoot(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${report.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${json}\n`);
+  process.stdout.write(`${json}\n\n${renderSummary(report, options.resumeSizes)}\n\nresults: ${file}\n`);
+  return 0;
+}
+
+process.on('exit', killAllTracked);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: stopping`);
+    const stopping = current?.stop() ?? Promise.resolve();
+    void withTimeout(stopping, 15_000, 'stop')
+      .catch(() => undefined)
+      .finally(() => {
+        killAllTracked();
+        process.exit(130);
+      });
+  });
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // Sockets of failed phases may still be open; nothing else is left to wait for.
+    setTimeout(() => process.exit(code), 500).unref();
+  },
+  (error: unknown) => {
+    say(`failed: ${errorMessage(error)}`);
+    killAllTracked();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+
+import { parseStatParentPid, parseVmRssKb, withDescendants } from './process-memory.js';
+
+describe('parseVmRssKb', () => {
+  it('reads VmRSS in kB', () => {
+    expect(parseVmRssKb('Name:\tbeam.smp\nVmPeak:\t 999 kB\nVmRSS:\t   123456 kB\nRssAnon:\t 1 kB\n')).toBe(
+      123456,
+    );
+  });
+
+  it('is null without VmRSS (kernel threads, zombies)', () => {
+    expect(parseVmRssKb('Name:\tkthreadd\nState:\tS\n')).toBeNull();
+  });
+});
+
+describe('parseStatParentPid', () => {
+  it('reads the parent pid after the command name, even one with spaces and parentheses', () => {
+    expect(parseStatParentPid('4242 (lua5.4) S 4200 4242 4242 0 -1')).toBe(4200);
+    expect(parseStatParentPid('77 (a (b) c) R 1 77 77 0')).toBe(1);
+    expect(parseStatParentPid('garbage')).toBeNull();
+  });
+});
+
+describe('withDescendants', () => {
+  it('collects whole trees, once each', () => {
+    const parents = new Map([
+      [10, 1],
+      [11, 10],
+      [12, 11],
+      [20, 1],
+      [21, 20],
+      [30, 1],
+    ]);
+    expect(withDescendants([10, 20, 11], parents)).toEqual([10, 11, 12, 20, 21]);
+    expect(withDescendants([99], parents)).toEqual([99]);
+  });
+});

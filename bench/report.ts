@@ -1,0 +1,175 @@
+import type { MemoryResult } from './scenarios/memory.js';
+import type { ResumeResult, ResumeSizeResult } from './scenarios/resume.js';
+import type { ThroughputResult } from './scenarios/throughput-merge.js';
+import type { ServerName } from './servers/target.js';
+import { ratio, round } from './stats.js';
+
+/** The benchmark's JSON result, Holdfast/peer ratios and the human summary (pure). */
+export interface Failure {
+  readonly error: string;
+}
+
+export type Outcome<T> = T | Failure;
+
+export function isFailure(value: unknown): value is Failure {
+  return typeof value === 'object' && value !== null && 'error' in value;
+}
+
+export interface ServerReport {
+  readonly name: ServerName;
+  version?: string;
+  notes?: readonly string[];
+  /** The server could not be started (or was skipped): no scenario ran. */
+  error?: string;
+  throughputSm?: Outcome<ThroughputResult>;
+  throughputNoSm?: Outcome<ThroughputResult>;
+  resume?: Outcome<ResumeResult>;
+  memory?: Outcome<MemoryResult>;
+}
+
+export type RatioPair = Partial<Record<'ejabberd' | 'prosody', number | null>>;
+
+export interface Ratios {
+  /** Holdfast messages/s ÷ peer messages/s (higher is better for Holdfast). */
+  readonly throughputSm: RatioPair;
+  readonly throughputNoSm: RatioPair;
+  /** Holdfast p99 `<resume>` → last queued stanza ÷ peer's, per queue size (lower is better). */
+  readonly resumeLastQueuedP99: Record<string, RatioPair>;
+  /** Holdfast kB per hibernated session ÷ peer's (lower is better). */
+  readonly memoryPerSession: RatioPair;
+}
+
+export interface Report {
+  readonly startedAt: string;
+  finishedAt?: string;
+  readonly machine: { readonly cpus: number; readonly node: string; readonly platform: string };
+  readonly options: unknown;
+  readonly servers: ServerReport[];
+  ratios?: Ratios;
+}
+
+const PEERS = ['ejabberd', 'prosody'] as const;
+
+function ok<T>(value: Outcome<T> | undefined): T | undefined {
+  return value === undefined || isFailure(value) ? undefined : value;
+}
+
+function pairRatios(
+  servers: readonly ServerReport[],
+  pick: (server: ServerReport) => number | null | undefined,
+): RatioPair {
+  const holdfast = servers.find((s) => s.name === 'holdfast');
+  const result: RatioPair = {};
+  for (const peer of PEERS) {
+    const other = servers.find((s) => s.name === peer);
+    if (holdfast === undefined || other === undefined) continue;
+    result[peer] = round(ratio(pick(holdfast), pick(other)), 3);
+  }
+  return result;
+}
+
+function resumeSize(server: ServerReport, size: string): ResumeSizeResult | undefined {
+  const entry = ok(server.resume)?.[size];
+  return entry === undefined || isFailure(entry) ? undefined : entry;
+}
+
+export function computeRatios(servers: readonly ServerReport[], resumeSizes: readonly number[]): Ratios {
+  const resumeLastQueuedP99: Record<string, RatioPair> = {};
+  for (const size of resumeSizes.map(String)) {
+    resumeLastQueuedP99[size] = pairRatios(servers, (s) => resumeSize(s, size)?.lastQueuedMs?.p99);
+  }
+  return {
+    throughputSm: pairRatios(servers, (s) => ok(s.throughputSm)?.messagesPerSecond),
+    throughputNoSm: pairRatios(servers, (s) => ok(s.throughputNoSm)?.messagesPerSecond),
+    resumeLastQueuedP99,
+    memoryPerSession: pairRatios(servers, (s) => ok(s.memory)?.perSessionKb),
+  };
+}
+
+const pad = (text: string, width: number): string => text.padEnd(width);
+const num = (value: number | null | undefined, digits = 1): string =>
+  value === null || value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(digits);
+const short = (error: string): string => `error: ${error.split('\n')[0]?.slice(0, 100) ?? ''}`;
+
+function throughputLine(name: string, outcome: Outcome<ThroughputResult> | undefined): string {
+  if (outcome === undefined) return `  ${pad(name, 10)} not run`;
+  if (isFailure(outcome)) return `  ${pad(name, 10)} ${short(outcome.error)}`;
+  const l = outcome.latencyMs;
+  const cpu = outcome.clientCpu.perWorkerCore.map((f) => `${Math.round(f * 100)}%`).join('/');
+  return `  ${pad(name, 10)} ${num(outcome.messagesPerSecond, 0).padStart(8)} msg/s   latency ms p50 ${num(l?.p50, 2)}  p90 ${num(l?.p90, 2)}  p99 ${num(l?.p99, 2)}  max ${num(l?.max, 2)}   client CPU ${cpu} of a core`;
+}
+
+function ratioText(pair: RatioPair | undefined): string {
+  if (pair === undefined) return '-';
+  const parts = PEERS.filter((peer) => peer in pair).map((peer) => `/${peer} ${num(pair[peer], 2)}`);
+  return parts.length === 0 ? '-' : parts.join('   ');
+}
+
+/** The human summary printed after the JSON. */
+export function renderSummary(report: Report, resumeSizes: readonly number[]): string {
+  const lines: string[] = [];
+  const servers = report.servers;
+  lines.push(`XEP-0198 benchmark, ${report.machine.cpus} CPU(s), ${report.machine.node}, loopback`);
+  for (const server of servers) {
+    lines.push(
+      `  ${pad(server.name, 10)} ${server.error === undefined ? (server.version ?? '') : short(server.error)}`,
+    );
+  }
+  lines.push('', 'Throughput with SM (resumable streams, acks answered):');
+  for (const s of servers) if (s.error === undefined) lines.push(throughputLine(s.name, s.throughputSm));
+  lines.push('Throughput without SM (plain messages):');
+  for (const s of servers) if (s.error === undefined) lines.push(throughputLine(s.name, s.throughputNoSm));
+  lines.push('', 'Resume (ms from <resume> to <resumed/> | to the last queued message), p50 / p99:');
+  for (const s of servers) {
+    if (s.error !== undefined) continue;
+    if (s.resume === undefined) {
+      lines.push(`  ${pad(s.name, 10)} not run`);
+      continue;
+    }
+    if (isFailure(s.resume)) {
+      lines.push(`  ${pad(s.name, 10)} ${short(s.resume.error)}`);
+      continue;
+    }
+    const cells = resumeSizes.map((size) => {
+      const entry = s.resume !== undefined && !isFailure(s.resume) ? s.resume[String(size)] : undefined;
+      if (entry === undefined) return `${size}: -`;
+      if (isFailure(entry)) return `${size}: ${short(entry.error)}`;
+      return `${size}: ${num(entry.resumedMs?.p50, 2)}/${num(entry.resumedMs?.p99, 2)} | ${num(entry.lastQueuedMs?.p50, 2)}/${num(entry.lastQueuedMs?.p99, 2)}`;
+    });
+    lines.push(`  ${pad(s.name, 10)} ${cells.join('    ')}`);
+  }
+  lines.push(
+    '',
+    'Memory per hibernated session (10 queued messages each), summed RSS of all server processes:',
+  );
+  for (const s of servers) {
+    if (s.error !== undefined) continue;
+    const m = s.memory;
+    if (m === undefined) lines.push(`  ${pad(s.name, 10)} not run`);
+    else if (isFailure(m)) lines.push(`  ${pad(s.name, 10)} ${short(m.error)}`);
+    else {
+      lines.push(
+        `  ${pad(s.name, 10)} ${num(m.perSessionKb, 1)} kB/session  (${m.sessions} sessions; ${num(m.beforeKb / 1024, 1)} → ${num(m.afterKb / 1024, 1)} MiB)`,
+      );
+    }
+  }
+  const r = report.ratios;
+  if (r !== undefined && servers.some((s) => s.name === 'holdfast')) {
+    lines.push('', 'Ratios Holdfast/peer:');
+    lines.push(`  throughput SM      ${ratioText(r.throughputSm)}   (higher is better)`);
+    lines.push(`  throughput no SM   ${ratioText(r.throughputNoSm)}`);
+    for (const size of resumeSizes) {
+      lines.push(
+        `  resume→last p99 @${String(size).padEnd(5)} ${ratioText(r.resumeLastQueuedP99[String(size)])}   (lower is better)`,
+      );
+    }
+    lines.push(`  memory/session     ${ratioText(r.memoryPerSession)}   (lower is better)`);
+  }
+  const warnings = servers.flatMap((s) =>
+    [ok(s.throughputSm), ok(s.throughputNoSm)].flatMap((t) =>
+      t === undefined ? [] : t.warnings.map((w) => `${s.name}: ${w}`),
+    ),
+  );
+  if (warnings.length > 0) lines.push('', 'Warnings:', ...warnings.map((w) => `  ${w}`));
+  return lines.join('\n');
+}

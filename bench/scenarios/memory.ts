@@ -1,0 +1,133 @@
+import { inParallel, sleep } from '../async-utils.js';
+import { sampleTreeMemory } from '../process-memory.js';
+import type { BenchUser, Target } from '../servers/target.js';
+import { median, round } from '../stats.js';
+import { XmppClient } from '../xmpp-client.js';
+
+/**
+ * Scenario 3: summed RSS of every process of the server system before and after creating `sessions`
+ * hibernated sessions (SM enabled with resumption, TCP killed without closing the stream) holding
+ * `queued` unacked messages each; the difference divided by the sessions. Each figure is the median of 3
+ * samples taken 1 s apart after a settle time (garbage collection cannot be forced in the peers).
+ */
+export interface MemoryOptions {
+  readonly sessions: number;
+  readonly queued: number;
+  readonly sessionsPerUser: number;
+  readonly settleMs: number;
+  readonly tag: string;
+}
+
+export interface MemoryResult {
+  readonly sessions: number;
+  readonly queuedPerSession: number;
+  readonly beforeKb: number;
+  readonly afterKb: number;
+  readonly perSessionKb: number | null;
+  readonly processes: readonly {
+    readonly command: string;
+    readonly beforeKb: number;
+    readonly afterKb: number;
+  }[];
+}
+
+const LOGIN_CONCURRENCY = 20;
+const STEP_TIMEOUT_MS = 60_000;
+
+async function settledSample(target: Target, settleMs: number): Promise<ReturnType<typeof sampleTreeMemory>> {
+  await sleep(settleMs);
+  const samples: ReturnType<typeof sampleTreeMemory>[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    if (i > 0) await sleep(1000);
+    samples.push(sampleTreeMemory(target.memoryRoots()));
+  }
+  const mid = median(samples.map((s) => s.rssKb));
+  return samples.find((s) => s.rssKb === mid) ?? (samples[1] as ReturnType<typeof sampleTreeMemory>);
+}
+
+export async function runMemory(
+  target: Target,
+  users: readonly BenchUser[],
+  sender: BenchUser,
+  options: MemoryOptions,
+): Promise<MemoryResult> {
+  const needed = Math.ceil(options.sessions / options.sessionsPerUser);
+  if (users.length < needed)
+    throw new Error(`need ${needed} users for ${options.sessions} sessions, have ${users.length}`);
+  const before = await settledSample(target, options.settleMs);
+
+  const jids: string[] = [];
+  await inParallel(
+    Array.from({ length: options.sessions }, (_, i) => i),
+    LOGIN_CONCURRENCY,
+    async (i) => {
+      const user = users[i % needed] as BenchUser;
+      const { client, jid } = await XmppClient.login({
+        host: target.host,
+        port: target.port,
+        domain: target.domain,
+        user: user.name,
+        password: user.password,
+        resource: `hib-${options.tag}-${i}`,
+        timeoutMs: STEP_TIMEOUT_MS,
+      });
+      try {
+        const enabled = await client.enableSm(true, STEP_TIMEOUT_MS);
+        if (!enabled.resume) throw new Error('server did not grant resumption');
+        jids.push(jid ?? '');
+      } finally {
+        client.kill();
+      }
+    },
+  );
+  await sleep(1000);
+
+  const { client: tx } = await XmppClient.login({
+    host: target.host,
+    port: target.port,
+    domain: target.domain,
+    user: sender.name,
+    password: sender.password,
+    resource: `hib-tx-${options.tag}`,
+  });
+  try {
+    await tx.enableSm(false, STEP_TIMEOUT_MS);
+    let chunk = '';
+    let inChunk = 0;
+    for (const [j, jid] of jids.entries()) {
+      for (let m = 1; m <= options.queued; m += 1) {
+        chunk += `<message to='${jid}' id='hib-${j}-${m}' type='chat'><body>queued ${m}</body></message>`;
+        inChunk += 1;
+      }
+      if (inChunk >= 500 || j === jids.length - 1) {
+        tx.sendStanzas(chunk, inChunk);
+        chunk = '';
+        inChunk = 0;
+        await tx.awaitAllAcked(STEP_TIMEOUT_MS);
+      }
+    }
+  } finally {
+    await tx.close(2000);
+  }
+
+  const after = await settledSample(target, options.settleMs);
+  const byCommand = (sample: ReturnType<typeof sampleTreeMemory>): Map<string, number> => {
+    const map = new Map<string, number>();
+    for (const p of sample.processes) map.set(p.command, (map.get(p.command) ?? 0) + p.rssKb);
+    return map;
+  };
+  const beforeBy = byCommand(before);
+  const afterBy = byCommand(after);
+  return {
+    sessions: jids.length,
+    queuedPerSession: options.queued,
+    beforeKb: before.rssKb,
+    afterKb: after.rssKb,
+    perSessionKb: round((after.rssKb - before.rssKb) / Math.max(1, jids.length), 2),
+    processes: [...new Set([...beforeBy.keys(), ...afterBy.keys()])].map((command) => ({
+      command,
+      beforeKb: beforeBy.get(command) ?? 0,
+      afterKb: afterBy.get(command) ?? 0,
+    })),
+  };
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+
+import { mergeWorkerResults } from './throughput-merge.js';
+import type { WorkerResult } from './throughput-protocol.js';
+
+const worker = (overrides: Partial<WorkerResult>): WorkerResult => ({
+  type: 'result',
+  delivered: 0,
+  sent: 0,
+  latencies: new Float64Array(),
+  latencyCount: 0,
+  bounced: 0,
+  cpuMs: 0,
+  wallMs: 10_000,
+  undelivered: 0,
+  ...overrides,
+});
+
+const run = { sm: true, pairs: 4, window: 100, durationMs: 10_000 };
+
+describe('mergeWorkerResults', () => {
+  it('adds deliveries, divides by the window and merges latencies', () => {
+    const result = mergeWorkerResults(
+      [
+        worker({
+          delivered: 30_000,
+          sent: 30_100,
+          latencies: Float64Array.from([1, 2, 3]),
+          latencyCount: 3,
+          cpuMs: 2000,
+        }),
+        worker({
+          delivered: 20_000,
+          sent: 20_000,
+          latencies: Float64Array.from([4, 5]),
+          latencyCount: 2,
+          cpuMs: 5000,
+        }),
+      ],
+      run,
+    );
+    expect(result.messagesPerSecond).toBe(5000);
+    expect(result.delivered).toBe(50_000);
+    expect(result.latencyMs).toMatchObject({ count: 5, p50: 3, max: 5 });
+    expect(result.clientCpu).toEqual({ workers: 2, perWorkerCore: [0.2, 0.5], totalCores: 0.7 });
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('warns when a client worker is near a full core, or nothing arrived', () => {
+    const result = mergeWorkerResults([worker({ cpuMs: 8000 })], run);
+    expect(result.warnings).toHaveLength(2);
+    expect(result.warnings[0]).toContain('80% of a core');
+    expect(result.latencyMs).toBeNull();
+  });
+
+  it('weights sampled latencies by how many each worker measured', () => {
+    const result = mergeWorkerResults(
+      [
+        worker({ latencies: Float64Array.from([1, 1]), latencyCount: 2 }),
+        worker({ latencies: Float64Array.from([9, 9]), latencyCount: 6 }),
+      ],
+      run,
+    );
+    expect(result.latencyMs?.count).toBe(8);
+    expect(result.latencyMs?.p50).toBe(9);
+  });
+});
