@@ -158,7 +158,7 @@ describe('stream management: acks (spec §8)', () => {
     for (const id of ['m1', 'm2', 'm3']) bob.send(chat(alice.jid, id));
     expect(await alice.sees(isSm('r'), 1500)).toBe(false);
     alice.send(xml('active', { xmlns: NS.CSI }));
-    await alice.next(isSm('r'), 500);
+    await alice.next(isSm('r'), 1000);
     for (const id of ['m1', 'm2', 'm3']) expect(alice.received.some(isMessage(id))).toBe(true);
     expect(alice.received.filter(isSm('r'))).toHaveLength(1);
   });
