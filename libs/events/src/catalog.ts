@@ -270,7 +270,12 @@ export const SmSetHibernationDeadline = defineCommand({
 export const GatewayDeliver = defineCommand({
   name: 'gateway.deliver',
   targeted: true,
-  request: z.object({ to: jid, stanza }),
+  request: z.object({
+    to: jid,
+    stanza,
+    /** The delivery's identity (routed stanza + target session): the session's log stores it once. */
+    delivery: z.string().min(1).max(256).optional(),
+  }),
   /** `delivered: false`: no such session there any more; the sender re-routes. */
   reply: z.object({ delivered: z.boolean() }),
 });

@@ -25,6 +25,8 @@ export interface AppendRequest {
    * owner, should it be alive after all, finds the entry behind the fence and delivers it).
    */
   readonly unreachableOwner?: string;
+  /** The delivery's id (`Nats-Msg-Id`): the same stanza routed twice to the session is stored once. */
+  readonly id?: string;
 }
 
 const MAX_ATTEMPTS = 16;
@@ -36,7 +38,7 @@ const MAX_ATTEMPTS = 16;
  */
 export async function appendToQueue(log: SessionLog, request: AppendRequest): Promise<AppendResult> {
   // One id for every retry of this one stanza: a publish that timed out but was stored is not stored twice.
-  const id = `${request.session}.q.${randomBytes(12).toString('base64url')}`;
+  const id = request.id ?? `${request.session}.q.${randomBytes(12).toString('base64url')}`;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const record = await log.state(request.session);
     if (record === undefined || record.state.status === 'TERMINATED') return { kind: 'gone' };

@@ -143,7 +143,8 @@ async function commit(
         state,
       },
     },
-    snapshot.fence,
+    snapshot.record.seq,
+    'f.state',
   );
   // §2.3 step 6: `h` is read after the fence; the old connection may have made stanzas durable until then.
   const lastIn = await log.last(sessionLaneFilter(request.session, 'in'));
@@ -154,7 +155,8 @@ async function commit(
   }
   return {
     ok: true,
-    state: { ...state, h },
+    // Everything logged before the claim is the new owner's to re-send (see SessionLog.state).
+    state: { ...state, h, writtenThrough: published.seq },
     fence: published.seq,
     ...(previous.status === 'ACTIVE' && previous.owner !== undefined
       ? { previousOwner: previous.owner }
@@ -200,6 +202,7 @@ async function revoke(
         state: unowned,
       },
     },
-    snapshot.fence,
+    snapshot.record.seq,
+    'f.state',
   );
 }

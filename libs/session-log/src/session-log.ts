@@ -59,15 +59,21 @@ export interface SessionSnapshot {
 export class SessionLog {
   constructor(readonly bus: Bus) {}
 
-  /** Publishes `event` only if nothing under the session's fence changed since `fence` was read. */
+  /**
+   * Publishes `event` only if nothing under the session's fence changed since `fence` was read: the
+   * whole fence (`f`, state and queue: what the owner of a connection writes against), or only its
+   * state (`f.state`: for a transition decided from a snapshot, which queue appends must not starve;
+   * entries appended meanwhile are still read after it, in stream order).
+   */
   async publishFenced<Type extends string, Data extends { session: string }>(
     definition: EventDefinition<Type, Data>,
     event: OutgoingEvent<Data>,
     fence: number,
+    lane: 'f' | 'f.state' = 'f',
   ): Promise<Published> {
     return this.bus.publish(definition, event, {
       expectLastSubjectSequence: fence,
-      expectLastSubjectSequenceSubject: sessionLaneFilter(event.data.session, 'f'),
+      expectLastSubjectSequenceSubject: sessionLaneFilter(event.data.session, lane),
     });
   }
 
@@ -79,6 +85,10 @@ export class SessionLog {
     const state = stateOf(event);
     if (state === undefined) return undefined;
     const queued = event.type === 'sm.hibernation_started' ? event.data.queued : undefined;
+    // A committed claim: its new owner re-sends every entry logged before it (spec §2.3 step 7).
+    if (event.type === 'sm.hibernation_ended') {
+      state.writtenThrough = Math.max(state.writtenThrough, stored.seq);
+    }
     return {
       state,
       seq: stored.seq,
@@ -133,11 +143,16 @@ export class SessionLog {
         batch: PAGE,
       });
       let count = 0;
-      for await (const stored of batch) {
-        count += 1;
-        next = stored.seq + 1;
-        const entry = entryOf(stored);
-        if (entry !== undefined) entries.push(entry);
+      try {
+        for await (const stored of batch) {
+          count += 1;
+          next = stored.seq + 1;
+          const entry = entryOf(stored);
+          if (entry !== undefined) entries.push(entry);
+        }
+      } catch (error) {
+        // Nothing (more) matches from `next` on: the direct-get batch ends with a 404 status.
+        if (!isNoMessage(error)) throw error;
       }
       if (count < PAGE) break;
     }
@@ -180,7 +195,9 @@ function entryOf(stored: StoredMsg): QueueEntry | undefined {
 /** JetStream answers a last-by-subject get on an empty subject with "no message found" (10037). */
 function isNoMessage(error: unknown): boolean {
   return (
-    error instanceof Error && /no message found|10037/i.test(`${error.message} ${String(errorCode(error))}`)
+    error instanceof Error &&
+    (/no message found|message not found|10037/i.test(`${error.message} ${String(errorCode(error))}`) ||
+      (error as Error & { code?: unknown }).code === 404)
   );
 }
 

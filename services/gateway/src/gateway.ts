@@ -15,7 +15,7 @@ import {
 import { SessionLog } from '@holdfast/session-log';
 import { decideOutcomes, type UnackedMessagePolicy } from '@holdfast/sm';
 import { metrics } from '@opentelemetry/api';
-import { NoRespondersError } from '@holdfast/bus';
+import { BusTimeoutError, NoRespondersError } from '@holdfast/bus';
 import {
   NS,
   StreamError,
@@ -142,9 +142,11 @@ export class Gateway implements StreamHost {
       this.deps.bus.serve(
         GatewayDeliver,
         (request) =>
-          this.deliverLocal(request.to, undefined, parseStanza(request.stanza)).then((delivered) => ({
-            delivered,
-          })),
+          this.deliverLocal(request.to, undefined, parseStanza(request.stanza), request.delivery).then(
+            (delivered) => ({
+              delivered,
+            }),
+          ),
         { target },
       ),
       this.deps.bus.serve(
@@ -327,6 +329,9 @@ export class Gateway implements StreamHost {
     const jid = outcome.jid.toString();
     const session = outcome.sm.session;
     const previous = this.bound.get(jid);
+    // Committed: from here stanzas for the session are this stream's (written after <resumed/>).
+    stream.adopt(outcome.sm);
+    this.bound.set(jid, stream);
     if (previous !== undefined && previous.sessionId === session) {
       this.kick(previous, 'resumed');
     } else if (outcome.previousOwner !== undefined && outcome.previousOwner !== this.options.node) {
@@ -355,7 +360,6 @@ export class Gateway implements StreamHost {
       stream.available = record.available;
       stream.priority = record.priority;
     }
-    this.bound.set(jid, stream);
     return outcome;
   }
 
@@ -445,7 +449,8 @@ export class Gateway implements StreamHost {
       return;
     }
     if (to === undefined) return;
-    await this.route(stanza);
+    // The stanza's identity for deliveries: a retried delivery (a timed-out gateway) is stored once.
+    await this.route(stanza, `${stream.id}.${seq}`);
   }
 
   /** RFC 6121 §4.2, §4.4, §4.5: broadcast presence (initial, updates, unavailable). */
@@ -520,7 +525,7 @@ export class Gateway implements StreamHost {
   }
 
   /** Routes a stanza addressed to someone else (RFC 6121 §8). */
-  async route(stanza: Element): Promise<void> {
+  async route(stanza: Element, origin?: string): Promise<void> {
     const to = parseJid(stanza.attrs.to ?? this.domain);
     if (to.domain !== this.domain) {
       // No s2s outlet yet: every remote domain is unreachable (RFC 6120 §8.3.3.15).
@@ -544,7 +549,7 @@ export class Gateway implements StreamHost {
     const decision = route(stanza, { domain: this.domain, accountExists, resources });
     switch (decision.kind) {
       case 'deliver':
-        await Promise.all(decision.to.map((record) => this.deliverTo(record, stanza)));
+        await Promise.all(decision.to.map((record) => this.deliverTo(record, stanza, origin)));
         return;
       case 'offline': {
         const stored = await this.deps.offline.put(bare, stanza, this.now());
@@ -598,43 +603,60 @@ export class Gateway implements StreamHost {
     await this.route(reply);
   }
 
-  private async deliverTo(record: ResourceRecord, stanza: Element, hops = 0): Promise<void> {
+  /**
+   * Hands a stanza to the session of `record`, wherever it is. `origin` identifies the routed stanza:
+   * with the target session it makes the delivery's id, under which the session's log stores it once,
+   * however often a delivery is retried (say, to a gateway that died with the request in flight).
+   */
+  private async deliverTo(record: ResourceRecord, stanza: Element, origin?: string, hops = 0): Promise<void> {
+    if (hops > 3) {
+      this.logger.error({ jid: record.jid, hops }, 'session keeps moving; stanza not delivered');
+      return;
+    }
+    const delivery = origin === undefined ? undefined : `${origin}>${record.session}`;
     if (record.gateway === HIBERNATING) {
-      await this.toQueue(record, stanza, undefined, hops);
+      await this.toQueue(record, stanza, { delivery, hops });
       return;
     }
     if (record.gateway === this.options.node) {
-      if (!(await this.deliverLocal(record.jid, record.session, stanza)))
-        await this.notDelivered(record, stanza, hops);
+      if (!(await this.deliverLocal(record.jid, record.session, stanza, delivery)))
+        await this.notDelivered(record, stanza, origin, hops);
       return;
     }
     try {
       const { delivered } = await this.deps.bus.request(
         GatewayDeliver,
-        { to: record.jid, stanza: serialize(stanza) },
+        { to: record.jid, stanza: serialize(stanza), ...(delivery === undefined ? {} : { delivery }) },
         { target: record.gateway, timeoutMs: 2000 },
       );
       if (delivered) return;
     } catch (error) {
-      if (!(error instanceof NoRespondersError)) throw error;
-      // A gateway that died holding a resumable session: its queue takes the stanza (spec §7.14).
+      if (!(error instanceof NoRespondersError) && !(error instanceof BusTimeoutError)) throw error;
+      // A gateway that died holding a resumable session (maybe with this request in flight): its queue
+      // takes the stanza (spec §7.14). Had it stored the stanza before dying, the client sees it twice,
+      // which unacked stanzas may (§7.5).
       this.logger.warn({ gateway: record.gateway, jid: record.jid }, 'gateway unreachable');
-      await this.toQueue(record, stanza, record.gateway, hops);
+      await this.toQueue(record, stanza, { delivery, hops, unreachableOwner: record.gateway });
       return;
     }
-    await this.notDelivered(record, stanza, hops);
+    await this.notDelivered(record, stanza, origin, hops);
   }
 
   /**
    * The gateway named by `record` does not hold the session (any more): it moved (a resume elsewhere:
    * follow it) or the record is stale (release it).
    */
-  private async notDelivered(record: ResourceRecord, stanza: Element, hops: number): Promise<void> {
+  private async notDelivered(
+    record: ResourceRecord,
+    stanza: Element,
+    origin: string | undefined,
+    hops: number,
+  ): Promise<void> {
     const current = (await this.deps.registry.resourcesOf(parseJid(record.jid).bare().toString())).find(
       (resource) => resource.jid === record.jid && resource.session === record.session,
     );
-    if (current !== undefined && current.gateway !== record.gateway && hops < 3) {
-      await this.deliverTo(current, stanza, hops + 1);
+    if (current !== undefined && current.gateway !== record.gateway) {
+      await this.deliverTo(current, stanza, origin, hops + 1);
       return;
     }
     if (current?.gateway === record.gateway) await this.deps.registry.release(record.jid, record.session);
@@ -644,18 +666,19 @@ export class Gateway implements StreamHost {
   private async toQueue(
     record: ResourceRecord,
     stanza: Element,
-    unreachableOwner: string | undefined,
-    hops: number,
+    how: { readonly delivery: string | undefined; readonly hops: number; readonly unreachableOwner?: string },
   ): Promise<void> {
     const bare = parseJid(record.jid).bare().toString();
-    const result = await this.sm.queue(record.session, bare, stanza, this.now(), unreachableOwner);
+    const result = await this.sm.queue(record.session, bare, stanza, this.now(), how);
     switch (result.kind) {
       case 'queued':
         return;
-      case 'active':
+      case 'active': {
         // Resumed meanwhile: deliver to its new gateway (bounded: a session cannot move forever).
-        if (hops < 3) await this.deliverTo({ ...record, gateway: result.owner }, stanza, hops + 1);
+        const origin = how.delivery?.slice(0, how.delivery.lastIndexOf('>'));
+        await this.deliverTo({ ...record, gateway: result.owner }, stanza, origin, how.hops + 1);
         return;
+      }
       case 'overflow':
         // T11b: the queue is full; the session ends and §4 decides its stanzas and this one.
         await this.terminateFromLog(record, 'overflow', stanza);
@@ -742,10 +765,15 @@ export class Gateway implements StreamHost {
   }
 
   /** Resolves once the stream took the stanza (with SM on: durable in its session's log). */
-  private async deliverLocal(to: string, session: string | undefined, stanza: Element): Promise<boolean> {
+  private async deliverLocal(
+    to: string,
+    session: string | undefined,
+    stanza: Element,
+    delivery?: string,
+  ): Promise<boolean> {
     const stream = this.bound.get(to);
     if (stream === undefined || (session !== undefined && stream.sessionId !== session)) return false;
-    return stream.deliverDurably(stanza);
+    return stream.deliverDurably(stanza, delivery);
   }
 
   /** Connection events are published in the background; a failure is logged, never fatal to a stream. */

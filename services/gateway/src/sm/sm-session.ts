@@ -68,6 +68,8 @@ export interface UnackedEntry {
  */
 export interface PendingStanza {
   readonly stanza: Element;
+  /** Its delivery id, if routed: the `Nats-Msg-Id` of its queue entry. */
+  readonly delivery: string | undefined;
   readonly settle: (durable: boolean) => void;
 }
 
@@ -255,7 +257,7 @@ export class SmSession {
    * true once it is durable (so a sender's `h` may count it), false if the session was not this
    * connection's any more (the caller routes it again).
    */
-  send(stanza: Element): Promise<boolean> {
+  send(stanza: Element, delivery?: string): Promise<boolean> {
     if (!this.attached) return Promise.resolve(false);
     if (this.unacked.length + this.pending.length >= this.deps.config.maxQueueSize) {
       // T15: the queue is full; nothing is dropped to make room: §4 decides this one too.
@@ -269,7 +271,7 @@ export class SmSession {
       return Promise.resolve(true);
     }
     const settled = new Promise<boolean>((resolve) => {
-      this.pending.push({ stanza, settle: resolve });
+      this.pending.push({ stanza, delivery, settle: resolve });
     });
     if (this.flushScheduled) return settled;
     this.flushScheduled = true;
@@ -304,7 +306,7 @@ export class SmSession {
             const result = await this.deps.log.publishFenced(
               StanzaSent,
               {
-                id: `${this.session}.out.${this.state.version}.${seq}`,
+                id: batch[index]?.delivery ?? `${this.session}.out.${this.state.version}.${seq}`,
                 at,
                 data: { session: this.session, seq, stanza: copy },
               },
@@ -401,6 +403,9 @@ export class SmSession {
   private lose(): void {
     if (!this.attached) return;
     this.lost = true;
+    // Not ours to store any more: their senders route them again, to the session's new connection.
+    for (const entry of this.pending) entry.settle(false);
+    this.pending = [];
     this.detach();
     this.onEnd({ kind: 'lost' });
     this.connection.write(ackElement(this.inboundH));

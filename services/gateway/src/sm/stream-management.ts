@@ -282,8 +282,8 @@ export class StreamManagement {
           fence,
         );
         // Accepted for the client but not yet durable when the connection went: queued now, in order.
-        for (const { stanza, settle } of pending) {
-          const queued = await this.queue(sm.session, sm.bareJid, stanza, now);
+        for (const { stanza, delivery, settle } of pending) {
+          const queued = await this.queue(sm.session, sm.bareJid, stanza, now, { delivery });
           settle(queued.kind === 'queued');
         }
         return { kind: 'hibernated' };
@@ -345,23 +345,30 @@ export class StreamManagement {
         acked: snapshot.acked,
         ackedThrough: snapshot.ackedThrough,
       };
+      let committed: number;
       try {
-        await this.deps.log.publishFenced(
-          SmSessionTerminated,
-          {
-            id: `${session}.terminated.${state.version}.${snapshot.fence}`,
-            at: now,
-            data: { session, jid: state.jid, kind, h: snapshot.h, unacked: snapshot.entries.length, state },
-          },
-          snapshot.fence,
-        );
+        committed = (
+          await this.deps.log.publishFenced(
+            SmSessionTerminated,
+            {
+              id: `${session}.terminated.${state.version}.${snapshot.fence}`,
+              at: now,
+              data: { session, jid: state.jid, kind, h: snapshot.h, unacked: snapshot.entries.length, state },
+            },
+            snapshot.record.seq,
+            'f.state',
+          )
+        ).seq;
       } catch (error) {
         if (error instanceof ConcurrencyConflictError) continue;
         throw error;
       }
+      // Stanzas queued between the snapshot and the commit are this termination's too.
+      const seen = snapshot.entries.at(-1)?.seq ?? snapshot.ackedThrough;
+      const late = (await this.deps.log.entries(session, seen + 1)).filter((entry) => entry.seq < committed);
       const bare = bareOf(state.jid);
       return [
-        ...snapshot.entries.map((entry) => parseStanzaText(entry.stanza)),
+        ...[...snapshot.entries, ...late].map((entry) => parseStanzaText(entry.stanza)),
         ...(extra === undefined ? [] : [stampDelay(extra, bare, now)]),
       ];
     }
@@ -374,13 +381,14 @@ export class StreamManagement {
     bareJid: string,
     stanza: Element,
     now: Date,
-    unreachableOwner?: string,
+    how: { readonly delivery?: string | undefined; readonly unreachableOwner?: string | undefined } = {},
   ): Promise<AppendResult> {
     return appendToQueue(this.deps.log, {
       session,
       stanza: serialize(stampDelay(stanza, bareJid, now)),
       maxQueueSize: this.deps.config.maxQueueSize,
-      ...(unreachableOwner === undefined ? {} : { unreachableOwner }),
+      ...(how.unreachableOwner === undefined ? {} : { unreachableOwner: how.unreachableOwner }),
+      ...(how.delivery === undefined ? {} : { id: how.delivery }),
     });
   }
 

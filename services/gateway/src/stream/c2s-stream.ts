@@ -153,9 +153,11 @@ export class C2sStream {
    * Writes a stanza to the client; with SM on, once its event is durable (invariant 2). Resolves true
    * when the stream took it (for SM: it is in the session's log), false when the stream cannot.
    */
-  deliverDurably(stanza: Element): Promise<boolean> {
+  deliverDurably(stanza: Element, delivery?: string): Promise<boolean> {
+    // An SM session adopted by a resume in progress takes stanzas already: they are written after
+    // `<resumed/>` with the re-sent ones (spec §2.3 step 7).
+    if (this.sm !== undefined) return this.sm.send(stanza, delivery);
     if (this.phase !== 'bound') return Promise.resolve(false);
-    if (this.sm !== undefined) return this.sm.send(stanza);
     this.write(stanza);
     this.sentCount += 1;
     this.host.sent(this, stanza, this.sentCount);
@@ -410,6 +412,15 @@ export class C2sStream {
     clearTimeout(this.setupTimer);
     this.write(outcome.reply);
     outcome.sm.resendAfterResume();
+  }
+
+  /**
+   * §2.3 step 3-5: a resume committed for this stream; stanzas for the session go to it from now on,
+   * while the old connection is kicked and `<resumed/>` is not written yet.
+   */
+  adopt(sm: SmSession): void {
+    this.sm = sm;
+    this.sessionId = sm.session;
   }
 
   /** What a stream-management session uses to reach its connection. */
