@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
-import { parseStatParentPid, parseVmRssKb, withDescendants } from './process-memory.js';
+import {
+  cpuBetween,
+  parseStatCpuTicks,
+  parseStatParentPid,
+  parseVmRssKb,
+  withDescendants,
+} from './proc-stats.js';
 
 describe('parseVmRssKb', () => {
   it('reads VmRSS in kB', () => {
@@ -34,5 +40,30 @@ describe('withDescendants', () => {
     ]);
     expect(withDescendants([10, 20, 11], parents)).toEqual([10, 11, 12, 20, 21]);
     expect(withDescendants([99], parents)).toEqual([99]);
+  });
+});
+
+describe('parseStatCpuTicks', () => {
+  it('adds utime and stime', () => {
+    const stat = '4242 (beam.smp) S 4200 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 30 0 1000';
+    expect(parseStatCpuTicks(stat)).toBe(300);
+    expect(parseStatCpuTicks('nonsense')).toBeNull();
+  });
+});
+
+describe('cpuBetween', () => {
+  it('gives cores used per command and in total', () => {
+    const start = { at: 0, byName: new Map([['prosody/lua5.4', 10]]) };
+    const end = {
+      at: 2000,
+      byName: new Map([
+        ['prosody/lua5.4', 11.5],
+        ['ejabberd/epmd', 0.02],
+      ]),
+    };
+    expect(cpuBetween(start, end)).toEqual({
+      total: 0.76,
+      byProcess: { 'prosody/lua5.4': 0.75, 'ejabberd/epmd': 0.01 },
+    });
   });
 });

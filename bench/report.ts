@@ -96,7 +96,8 @@ function throughputLine(name: string, outcome: Outcome<ThroughputResult> | undef
   if (isFailure(outcome)) return `  ${pad(name, 10)} ${short(outcome.error)}`;
   const l = outcome.latencyMs;
   const cpu = outcome.clientCpu.perWorkerCore.map((f) => `${Math.round(f * 100)}%`).join('/');
-  return `  ${pad(name, 10)} ${num(outcome.messagesPerSecond, 0).padStart(8)} msg/s   latency ms p50 ${num(l?.p50, 2)}  p90 ${num(l?.p90, 2)}  p99 ${num(l?.p99, 2)}  max ${num(l?.max, 2)}   client CPU ${cpu} of a core`;
+  const server = outcome.serverCpu === undefined ? '' : `, server ${num(outcome.serverCpu.total, 2)} cores`;
+  return `  ${pad(name, 10)} ${num(outcome.messagesPerSecond, 0).padStart(8)} msg/s   latency ms p50 ${num(l?.p50, 2)}  p90 ${num(l?.p90, 2)}  p99 ${num(l?.p99, 2)}  max ${num(l?.max, 2)}   CPU: clients ${cpu} of a core${server}`;
 }
 
 function ratioText(pair: RatioPair | undefined): string {

@@ -1,5 +1,5 @@
 import { inParallel, sleep } from '../async-utils.js';
-import { sampleTreeMemory } from '../process-memory.js';
+import { sampleTreeMemory } from '../proc-stats.js';
 import type { BenchUser, Target } from '../servers/target.js';
 import { median, round } from '../stats.js';
 import { XmppClient } from '../xmpp-client.js';
@@ -25,7 +25,7 @@ export interface MemoryResult {
   readonly afterKb: number;
   readonly perSessionKb: number | null;
   readonly processes: readonly {
-    readonly command: string;
+    readonly name: string;
     readonly beforeKb: number;
     readonly afterKb: number;
   }[];
@@ -39,7 +39,7 @@ async function settledSample(target: Target, settleMs: number): Promise<ReturnTy
   const samples: ReturnType<typeof sampleTreeMemory>[] = [];
   for (let i = 0; i < 3; i += 1) {
     if (i > 0) await sleep(1000);
-    samples.push(sampleTreeMemory(target.memoryRoots()));
+    samples.push(sampleTreeMemory(target.processes()));
   }
   const mid = median(samples.map((s) => s.rssKb));
   return samples.find((s) => s.rssKb === mid) ?? (samples[1] as ReturnType<typeof sampleTreeMemory>);
@@ -113,7 +113,7 @@ export async function runMemory(
   const after = await settledSample(target, options.settleMs);
   const byCommand = (sample: ReturnType<typeof sampleTreeMemory>): Map<string, number> => {
     const map = new Map<string, number>();
-    for (const p of sample.processes) map.set(p.command, (map.get(p.command) ?? 0) + p.rssKb);
+    for (const p of sample.processes) map.set(p.name, (map.get(p.name) ?? 0) + p.rssKb);
     return map;
   };
   const beforeBy = byCommand(before);
@@ -124,10 +124,10 @@ export async function runMemory(
     beforeKb: before.rssKb,
     afterKb: after.rssKb,
     perSessionKb: round((after.rssKb - before.rssKb) / Math.max(1, jids.length), 2),
-    processes: [...new Set([...beforeBy.keys(), ...afterBy.keys()])].map((command) => ({
-      command,
-      beforeKb: beforeBy.get(command) ?? 0,
-      afterKb: afterBy.get(command) ?? 0,
+    processes: [...new Set([...beforeBy.keys(), ...afterBy.keys()])].map((name) => ({
+      name,
+      beforeKb: beforeBy.get(name) ?? 0,
+      afterKb: afterBy.get(name) ?? 0,
     })),
   };
 }

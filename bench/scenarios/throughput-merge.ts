@@ -20,6 +20,8 @@ export interface ThroughputResult {
     /** All workers together, in cores. */
     readonly totalCores: number;
   };
+  /** Server processes' CPU over the measured window, in cores (per process and in total). */
+  serverCpu?: { readonly total: number; readonly byProcess: Record<string, number> };
   readonly warnings: readonly string[];
 }
 

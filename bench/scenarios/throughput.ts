@@ -1,7 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { withTimeout } from '../async-utils.js';
+import { sleep, withTimeout } from '../async-utils.js';
+import { cpuBetween, sampleTreeCpu } from '../proc-stats.js';
 import { track, untrack } from '../servers/processes.js';
 import type { BenchUser, Target } from '../servers/target.js';
 import { mergeWorkerResults, type ThroughputResult } from './throughput-merge.js';
@@ -100,13 +101,22 @@ export async function runThroughput(
   try {
     await withTimeout(Promise.all(workers.map((w) => w.ready)), setupMs, 'client login');
     for (const worker of workers) worker.child.send({ type: 'start' } satisfies ToWorker);
-    const results = await withTimeout(Promise.all(workers.map((w) => w.result)), runMs, 'throughput run');
-    return mergeWorkerResults(results, {
+    const all = Promise.all(workers.map((w) => w.result));
+    all.catch(() => undefined);
+    // The workers' windows start after their warmup; the server's CPU is sampled over the same window.
+    await sleep(options.warmupMs);
+    const cpuStart = sampleTreeCpu(target.processes());
+    await sleep(options.durationMs);
+    const cpuEnd = sampleTreeCpu(target.processes());
+    const results = await withTimeout(all, runMs, 'throughput run');
+    const merged = mergeWorkerResults(results, {
       sm: options.sm,
       pairs: options.pairs,
       window: options.window,
       durationMs: options.durationMs,
     });
+    merged.serverCpu = cpuBetween(cpuStart, cpuEnd);
+    return merged;
   } finally {
     for (const worker of workers) {
       if (worker.child.exitCode === null) worker.child.kill('SIGKILL');

@@ -83,7 +83,7 @@ export async function startEjabberd(
     host: '127.0.0.1',
     port,
     domain,
-    memoryRoots: () => [server.pid],
+    processes: () => [{ pid: server.pid, label: 'ejabberd' }],
     notes: [
       'mod_stream_mgmt: resume_timeout 600, max_ack_queue 5000, resend_on_timeout if_offline; mod_offline (1000 per user)',
       'SCRAM-stored passwords (Mnesia), no c2s shaper, Erlang distribution on a loopback port without epmd',

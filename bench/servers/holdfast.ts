@@ -118,7 +118,7 @@ export async function startHoldfast(
       host: '127.0.0.1',
       port,
       domain,
-      memoryRoots: () => owned.map((child) => child.pid),
+      processes: () => owned.map((child) => ({ pid: child.pid, label: child.name })),
       notes,
       stop,
     };

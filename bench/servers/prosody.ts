@@ -60,7 +60,7 @@ export async function startProsody(
     host: '127.0.0.1',
     port,
     domain,
-    memoryRoots: () => [server.pid],
+    processes: () => [{ pid: server.pid, label: 'prosody' }],
     notes: [
       'mod_smacks (core in 0.12): smacks_hibernation_time 600, smacks_max_queue_size 5000, smacks_max_hibernated_sessions 10',
       'internal_hashed auth, internal (file) storage, epoll backend, no mod_limits, s2s disabled',

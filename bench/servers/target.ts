@@ -1,3 +1,5 @@
+import type { RootProcess } from '../proc-stats.js';
+
 /** What a scenario needs to know about a running server under test. */
 export type ServerName = 'holdfast' | 'prosody' | 'ejabberd';
 
@@ -14,8 +16,8 @@ export interface Target {
   readonly host: string;
   readonly port: number;
   readonly domain: string;
-  /** Roots of every process of the system (descendants are included when memory is sampled). */
-  memoryRoots(): number[];
+  /** Roots of every process of the system (descendants are included when memory and CPU are sampled). */
+  processes(): RootProcess[];
   /** Things the reader of the results should know (configuration choices, warnings). */
   readonly notes: readonly string[];
   stop(): Promise<void>;
