@@ -105,6 +105,8 @@ describe('stream management across gateways (spec §8)', () => {
       username: 'carol18',
       password: 'carol18-pw',
       resource: 'stock',
+      // xmpp.js allows 2 s per step (TLS, stream open); a loaded test machine can take longer.
+      timeout: 10_000,
     });
     stock.push(carol);
     carol.reconnect.delay = 100;
