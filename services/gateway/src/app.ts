@@ -1,5 +1,6 @@
 import type { Bus } from '@holdfast/bus';
 import type { Config } from '@holdfast/config';
+import { startHeartbeat } from '@holdfast/session-log';
 import type { Store } from '@holdfast/store';
 
 import { Accounts } from './auth/accounts.js';
@@ -120,6 +121,13 @@ export function build(deps: AppDeps): GatewayApp {
       }
       const tls = { cert: certificate.cert, key: certificate.key };
       await gateway.start();
+      // Liveness for crash takeover: session-state moves a silent gateway's sessions to hibernation.
+      const heartbeat = await startHeartbeat(deps.bus, config.node_id, {
+        onError: (error) => {
+          deps.logger.warn({ err: error }, 'heartbeat not stored');
+        },
+      });
+      closers.push(() => heartbeat.stop());
       const onConnection = (transport: Parameters<Gateway['accept']>[0]): void => {
         gateway.accept(transport);
       };

@@ -682,16 +682,19 @@ const GENERATORS: readonly Generator[] = [
     name: 'sm-nonza',
     stages: AFTER_HEADER,
     weight: 3,
-    build: ({ r, stage }) => ({
-      payload: r.pick([
-        `<r xmlns='${NS.SM}'/>`,
-        `<a xmlns='${NS.SM}' h='${r.int(2 ** 32)}'/>`,
-        `<enable xmlns='${NS.SM}' resume='true'/>`,
-        `<resume xmlns='${NS.SM}' h='0' previd='x'/>`,
-      ]),
-      // Stream management is not offered (yet): before binding it is an element out of place.
-      expect: [stage === 'bound' ? streamError('unsupported-stanza-type') : rejectedBeforeBind(stage)],
-    }),
+    build: ({ r, stage }) => {
+      const [variant, payload] = r.pick([
+        ['r', `<r xmlns='${NS.SM}'/>`],
+        ['a', `<a xmlns='${NS.SM}' h='${r.int(2 ** 32)}'/>`],
+        ['enable', `<enable xmlns='${NS.SM}' resume='true'/>`],
+        ['resume', `<resume xmlns='${NS.SM}' h='0' previd='x'/>`],
+      ] as const);
+      // Spec §1.4: <enable/> and <resume/> are answered with <enabled/> or <failed/> at every stage and
+      // the stream stays open; §1.5: <r/> and <a/> before SM is enabled are elements out of place.
+      const outOfPlace =
+        stage === 'bound' ? streamError('unsupported-stanza-type') : rejectedBeforeBind(stage);
+      return { payload, expect: [variant === 'r' || variant === 'a' ? outOfPlace : 'open'], variant };
+    },
   },
   {
     name: 'unknown-nonza',
