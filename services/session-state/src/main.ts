@@ -39,7 +39,9 @@ const stop = async (signal: string): Promise<void> => {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'stopping');
-  await app.stop();
+  await app.stop().catch((error: unknown) => {
+    logger.warn({ err: error }, 'stop: some parts did not stop cleanly');
+  });
   await bus.drain();
   await store.close();
   await telemetry.shutdown().catch((error: unknown) => {

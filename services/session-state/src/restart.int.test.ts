@@ -41,10 +41,17 @@ async function startInstance(name: string): Promise<{ app: SessionStateApp; bus:
   return { app, bus };
 }
 
-/** SIGKILL as the servers see it: the connection drops with events in hand, nothing is drained. */
+/**
+ * SIGKILL as the servers see it: the connection drops with events in hand, nothing is drained. The
+ * in-process remains (timers, loops) are then stopped, bounded: on a closed connection some of them only
+ * end with their request timeouts, and a killed process would not have waited for them at all.
+ */
 async function kill({ app, bus }: { app: SessionStateApp; bus: Bus }): Promise<void> {
   await bus.nc.close();
-  await app.stop().catch(() => undefined);
+  await Promise.race([
+    app.stop().catch(() => undefined),
+    new Promise((resolve) => setTimeout(resolve, 2000)),
+  ]);
 }
 
 describe('session-state restart', () => {

@@ -73,6 +73,8 @@ export class ProjectionConsumers {
 
   async stop(): Promise<void> {
     const consumptions = this.consumptions.splice(0);
-    await Promise.all(consumptions.map((consumption) => consumption.stop()));
+    const results = await Promise.allSettled(consumptions.map((consumption) => consumption.stop()));
+    const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+    if (failures.length > 0) throw new AggregateError(failures, 'projection consumers did not stop cleanly');
   }
 }
