@@ -84,7 +84,9 @@ export function build(deps: AppDeps): SessionStateApp {
     stop: async () => {
       // Each part stops even if another fails (e.g. on a connection that is already closed).
       const results = await Promise.allSettled([watch?.stop(), claims?.stop(), projection.stop()]);
-      const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+      const failures = results.flatMap((result) =>
+        result.status === 'rejected' ? [result.reason as unknown] : [],
+      );
       if (failures.length > 0) throw new AggregateError(failures, 'session-state did not stop cleanly');
     },
   };

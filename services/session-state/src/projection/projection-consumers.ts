@@ -74,7 +74,9 @@ export class ProjectionConsumers {
   async stop(): Promise<void> {
     const consumptions = this.consumptions.splice(0);
     const results = await Promise.allSettled(consumptions.map((consumption) => consumption.stop()));
-    const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+    const failures = results.flatMap((result) =>
+      result.status === 'rejected' ? [result.reason as unknown] : [],
+    );
     if (failures.length > 0) throw new AggregateError(failures, 'projection consumers did not stop cleanly');
   }
 }
