@@ -785,11 +785,16 @@ export class Gateway implements StreamHost {
 
   /** Ends every stream with `system-shutdown` and stops answering commands. */
   async stop(): Promise<void> {
-    for (const stream of this.streams) stream.fail(new StreamError('system-shutdown'));
-    await Promise.all(this.services.map((service) => service.stop()));
-    // Registry records released and events published before the process lets go of NATS.
-    await Promise.all([...this.cleanups]);
+    this.stopping ??= (async () => {
+      for (const stream of this.streams) stream.fail(new StreamError('system-shutdown'));
+      await Promise.all(this.services.map((service) => service.stop()));
+      // Sessions hibernated, records released and events published before the process lets go of NATS.
+      await Promise.all([...this.cleanups]);
+    })();
+    return this.stopping;
   }
+
+  private stopping: Promise<void> | undefined;
 }
 
 function priorityOf(presence: Element): number {

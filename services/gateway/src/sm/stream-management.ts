@@ -205,7 +205,20 @@ export class StreamManagement {
         ...(reply.h === undefined ? {} : { h: reply.h }),
       });
     }
-    const entries = await this.deps.log.entries(session, reply.state.ackedThrough + 1);
+    let entries;
+    try {
+      entries = await this.deps.log.entries(session, reply.state.ackedThrough + 1);
+    } catch (error) {
+      // Claimed but its queue unreadable: hand the session back to hibernation, resumable again.
+      this.deps.logger.error({ session, err: error }, 'queue unreadable after a resume claim');
+      await this.releaseClaim(session, reply.state, reply.fence).catch((release: unknown) => {
+        this.deps.logger.error(
+          { session, err: release },
+          'claim not released; the next resume takes it over',
+        );
+      });
+      return this.resumeFailed(account, { kind: 'failed', condition: 'internal-server-error' });
+    }
     const sm = new SmSession(
       session,
       reply.state,
@@ -222,6 +235,25 @@ export class StreamManagement {
       jid: parseJid(reply.state.jid),
       previousOwner: reply.previousOwner === this.deps.node ? undefined : reply.previousOwner,
     };
+  }
+
+  private async releaseClaim(session: string, claimed: SmState, fence: number): Promise<void> {
+    const now = this.deps.now();
+    const state: SmState = {
+      ...stateWithout(claimed, 'owner'),
+      status: 'HIBERNATING',
+      hibernatedAt: now.toISOString(),
+      deadline: new Date(now.getTime() + claimed.max * 1000).toISOString(),
+    };
+    await this.deps.log.publishFenced(
+      SmHibernationStarted,
+      {
+        id: `${session}.hibernated.${claimed.version}`,
+        at: now,
+        data: { session, jid: claimed.jid, deadline: state.deadline ?? '', queued: 0, state },
+      },
+      fence,
+    );
   }
 
   private resumeFailed(account: string, failed: SmFailed): ResumeOutcome {
