@@ -105,6 +105,8 @@ export class Gateway implements StreamHost {
   private readonly now: () => Date;
   private readonly roster: RosterService;
   private readonly sm: StreamManagement;
+  /** SM sessions whose stream ended and whose hibernation or termination is being written, by full JID. */
+  private readonly detaching = new Map<string, Promise<void>>();
   readonly smOffered = true;
 
   constructor(
@@ -372,25 +374,22 @@ export class Gateway implements StreamHost {
     connections.add(-1, { transport: stream.transport.kind });
     if (reason.kind === 'error') streamErrors.add(1, { condition: reason.condition });
     const jid = stream.jid?.toString();
+    const owned = jid !== undefined && this.bound.get(jid) === stream;
+    // Deliveries for an SM session that is detaching wait until its fate is in the registry (hibernating:
+    // they go to its queue; terminated: they are routed without it), never into a gap.
+    let detached: () => void = () => undefined;
+    if (owned && stream.sm !== undefined) {
+      this.detaching.set(jid, new Promise<void>((resolve) => (detached = resolve)));
+    }
     const cleanup = (async () => {
-      if (jid !== undefined && this.bound.get(jid) === stream) {
+      if (owned) {
         this.bound.delete(jid);
-        const sm = stream.sm;
-        if (sm !== undefined) {
-          const detached = await this.sm.detach(
-            sm,
-            smCause(stream.smEnd, reason),
-            overflowStanza(stream.smEnd),
-          );
-          if (detached.kind === 'moved') return;
-          if (detached.kind === 'hibernated') {
-            await this.deps.registry.update(jid, stream.sessionId, { gateway: HIBERNATING });
-            return;
-          }
-          await this.applyOutcomes(sm.session, jid, detached.stanzas);
+        try {
+          await this.unbind(stream, jid, reason);
+        } finally {
+          this.detaching.delete(jid);
+          detached();
         }
-        if (stream.available) await this.broadcastUnavailable(stream);
-        await this.deps.registry.release(jid, stream.sessionId);
       }
       await this.deps.bus.publish(ConnectionClosed, {
         id: `${stream.id}.closed`,
@@ -406,6 +405,22 @@ export class Gateway implements StreamHost {
     });
     this.cleanups.add(cleanup);
     void cleanup.finally(() => this.cleanups.delete(cleanup));
+  }
+
+  /** The resource of an ended stream: hibernated (T5, T13), moved (T12), or unbound with §4 (T4, T6, T15). */
+  private async unbind(stream: C2sStream, jid: string, reason: EndReason): Promise<void> {
+    const sm = stream.sm;
+    if (sm !== undefined) {
+      const detached = await this.sm.detach(sm, smCause(stream.smEnd, reason), overflowStanza(stream.smEnd));
+      if (detached.kind === 'moved') return;
+      if (detached.kind === 'hibernated') {
+        await this.deps.registry.update(jid, stream.sessionId, { gateway: HIBERNATING });
+        return;
+      }
+      await this.applyOutcomes(sm.session, jid, detached.stanzas);
+    }
+    if (stream.available) await this.broadcastUnavailable(stream);
+    await this.deps.registry.release(jid, stream.sessionId);
   }
 
   /** The single entry point of a client's stanzas (validated, `from` stamped). */
@@ -772,7 +787,10 @@ export class Gateway implements StreamHost {
     delivery?: string,
   ): Promise<boolean> {
     const stream = this.bound.get(to);
-    if (stream === undefined || (session !== undefined && stream.sessionId !== session)) return false;
+    if (stream === undefined || (session !== undefined && stream.sessionId !== session)) {
+      await this.detaching.get(to);
+      return false;
+    }
     return stream.deliverDurably(stanza, delivery);
   }
 

@@ -78,11 +78,21 @@ export class GatewayTakeover {
           case 'leave':
             return 'left';
           case 'hibernate':
-            await this.deps.log.publishFenced(SmHibernationStarted, decision.event, snapshot.fence);
+            await this.deps.log.publishFenced(
+              SmHibernationStarted,
+              decision.event,
+              snapshot.record.seq,
+              'f.state',
+            );
             return 'hibernated';
           case 'terminate':
             // The §4 outcomes for its unacked stanzas are applied by the termination outcome service.
-            await this.deps.log.publishFenced(SmSessionTerminated, decision.event, snapshot.fence);
+            await this.deps.log.publishFenced(
+              SmSessionTerminated,
+              decision.event,
+              snapshot.record.seq,
+              'f.state',
+            );
             return 'terminated';
         }
       } catch (error) {
