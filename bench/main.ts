@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 
 import { repoRoot } from '@holdfast/localinfra';
@@ -24,6 +24,8 @@ import { benchUsers, type BenchUser, type ServerName, type Target } from './serv
  */
 const DOMAIN = 'localhost';
 const SESSIONS_PER_USER = 10;
+/** Wall time one resume queue size may take (repetitions stop early after 3 when it is spent). */
+const RESUME_BUDGET_PER_SIZE_MS = 150_000;
 
 const say = (line: string): void => {
   process.stderr.write(`[bench] ${line}\n`);
@@ -74,6 +76,7 @@ async function benchServer(
     return report;
   }
   current = target;
+  report.loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
   report.version = target.version;
   report.notes = target.notes;
   say(`${name} ${target.version} listening on ${target.host}:${target.port}`);
@@ -94,20 +97,25 @@ async function benchServer(
       if (sm) report.throughputSm = outcome;
       else report.throughputNoSm = outcome;
     }
-    report.resume = await phase(name, 'resume', 15 * 60_000, () =>
+    const resumeBudgetMs = RESUME_BUDGET_PER_SIZE_MS * options.resumeSizes.length + 120_000;
+    report.resume = await phase(name, 'resume', resumeBudgetMs, () =>
       runResume(target, users[0] as BenchUser, users[1] as BenchUser, {
         sizes: options.resumeSizes,
         reps: options.resumeReps,
+        budgetPerSizeMs: RESUME_BUDGET_PER_SIZE_MS,
         tag: 'r',
       }),
     );
     const hibernating = Math.ceil(options.sessions / SESSIONS_PER_USER);
+    const memoryBudgetMs = 180_000 + options.sessions * 300;
+    const memoryDeadline = performance.now() + memoryBudgetMs;
     report.memory = await phase(
       name,
       `memory (${options.sessions} hibernated sessions)`,
-      120_000 + options.sessions * 500,
+      memoryBudgetMs + 10_000,
       () =>
         runMemory(target, users.slice(0, hibernating), users[hibernating] as BenchUser, {
+          deadline: memoryDeadline,
           sessions: options.sessions,
           queued: options.queuedPerSession,
           sessionsPerUser: SESSIONS_PER_USER,

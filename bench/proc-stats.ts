@@ -142,3 +142,29 @@ export function cpuBetween(
   }
   return { total: Math.round(total * 1000) / 1000, byProcess };
 }
+
+/** Busy CPU seconds of the whole machine (all cores) from the text of /proc/stat: all but idle and iowait. */
+export function parseProcStatBusySeconds(procStat: string): number | null {
+  const line = procStat.split('\n', 1)[0] ?? '';
+  if (!line.startsWith('cpu ')) return null;
+  const fields = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  const busy = [user, nice, system, irq, softirq, steal].reduce<number>((sum, v) => sum + (v ?? 0), 0);
+  return Number.isFinite(busy) ? busy / CLOCK_TICKS_PER_S : null;
+}
+
+export interface MachineCpuSample {
+  readonly at: number;
+  readonly busyS: number;
+}
+
+export function sampleMachineCpu(): MachineCpuSample {
+  return { at: performance.now(), busyS: parseProcStatBusySeconds(readOrNull('/proc/stat') ?? '') ?? 0 };
+}
+
+/** Cores the whole machine kept busy between two samples. */
+export function machineCoresBetween(start: MachineCpuSample, end: MachineCpuSample): number {
+  const seconds = (end.at - start.at) / 1000;
+  return seconds > 0 ? Math.round(((end.busyS - start.busyS) / seconds) * 1000) / 1000 : 0;
+}

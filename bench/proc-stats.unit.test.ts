@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 
 import {
   cpuBetween,
+  machineCoresBetween,
+  parseProcStatBusySeconds,
   parseStatCpuTicks,
   parseStatParentPid,
   parseVmRssKb,
@@ -65,5 +67,19 @@ describe('cpuBetween', () => {
       total: 0.76,
       byProcess: { 'prosody/lua5.4': 0.75, 'ejabberd/epmd': 0.01 },
     });
+  });
+});
+
+describe('parseProcStatBusySeconds', () => {
+  it('adds everything but idle and iowait from the aggregate cpu line', () => {
+    const text = 'cpu  100 5 50 9000 40 3 2 0 0 0\ncpu0 50 2 25 4500 20 1 1 0 0 0\n';
+    expect(parseProcStatBusySeconds(text)).toBe(1.6);
+    expect(parseProcStatBusySeconds('intr 1 2 3')).toBeNull();
+  });
+});
+
+describe('machineCoresBetween', () => {
+  it('divides busy seconds by wall seconds', () => {
+    expect(machineCoresBetween({ at: 1000, busyS: 10 }, { at: 3000, busyS: 13 })).toBe(1.5);
   });
 });

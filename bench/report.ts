@@ -19,6 +19,8 @@ export interface ServerReport {
   readonly name: ServerName;
   version?: string;
   notes?: readonly string[];
+  /** 1, 5 and 15 minute load averages when the server was up, before its scenarios ran. */
+  loadAverageAtStart?: readonly number[];
   /** The server could not be started (or was skipped): no scenario ran. */
   error?: string;
   throughputSm?: Outcome<ThroughputResult>;
@@ -97,7 +99,8 @@ function throughputLine(name: string, outcome: Outcome<ThroughputResult> | undef
   const l = outcome.latencyMs;
   const cpu = outcome.clientCpu.perWorkerCore.map((f) => `${Math.round(f * 100)}%`).join('/');
   const server = outcome.serverCpu === undefined ? '' : `, server ${num(outcome.serverCpu.total, 2)} cores`;
-  return `  ${pad(name, 10)} ${num(outcome.messagesPerSecond, 0).padStart(8)} msg/s   latency ms p50 ${num(l?.p50, 2)}  p90 ${num(l?.p90, 2)}  p99 ${num(l?.p99, 2)}  max ${num(l?.max, 2)}   CPU: clients ${cpu} of a core${server}`;
+  const other = outcome.machineCpu === undefined ? '' : `, other ${num(outcome.machineCpu.otherCores, 2)}`;
+  return `  ${pad(name, 10)} ${num(outcome.messagesPerSecond, 0).padStart(8)} msg/s   latency ms p50 ${num(l?.p50, 2)}  p90 ${num(l?.p90, 2)}  p99 ${num(l?.p99, 2)}  max ${num(l?.max, 2)}   CPU: clients ${cpu} of a core${server}${other}`;
 }
 
 function ratioText(pair: RatioPair | undefined): string {
@@ -106,6 +109,11 @@ function ratioText(pair: RatioPair | undefined): string {
   return parts.length === 0 ? '-' : parts.join('   ');
 }
 
+const load = (server: ServerReport): string =>
+  server.loadAverageAtStart === undefined
+    ? ''
+    : `   (load average ${server.loadAverageAtStart.join(' ')} at start)`;
+
 /** The human summary printed after the JSON. */
 export function renderSummary(report: Report, resumeSizes: readonly number[]): string {
   const lines: string[] = [];
@@ -113,7 +121,7 @@ export function renderSummary(report: Report, resumeSizes: readonly number[]): s
   lines.push(`XEP-0198 benchmark, ${report.machine.cpus} CPU(s), ${report.machine.node}, loopback`);
   for (const server of servers) {
     lines.push(
-      `  ${pad(server.name, 10)} ${server.error === undefined ? (server.version ?? '') : short(server.error)}`,
+      `  ${pad(server.name, 10)} ${server.error === undefined ? (server.version ?? '') : short(server.error)}${load(server)}`,
     );
   }
   lines.push('', 'Throughput with SM (resumable streams, acks answered):');

@@ -1,4 +1,4 @@
-import { inParallel, sleep } from '../async-utils.js';
+import { errorMessage, inParallel, sleep } from '../async-utils.js';
 import { sampleTreeMemory } from '../proc-stats.js';
 import type { BenchUser, Target } from '../servers/target.js';
 import { median, round } from '../stats.js';
@@ -11,6 +11,8 @@ import { XmppClient } from '../xmpp-client.js';
  * samples taken 1 s apart after a settle time (garbage collection cannot be forced in the peers).
  */
 export interface MemoryOptions {
+  /** The whole scenario must end by then (performance.now() time); the send phase uses what is left. */
+  readonly deadline: number;
   readonly sessions: number;
   readonly queued: number;
   readonly sessionsPerUser: number;
@@ -33,6 +35,10 @@ export interface MemoryResult {
 
 const LOGIN_CONCURRENCY = 20;
 const STEP_TIMEOUT_MS = 60_000;
+const CHUNK = 200;
+
+/** Settle time plus three samples 1 s apart. */
+const settleAndSampleMs = (settleMs: number): number => settleMs + 2000;
 
 async function settledSample(target: Target, settleMs: number): Promise<ReturnType<typeof sampleTreeMemory>> {
   await sleep(settleMs);
@@ -92,6 +98,8 @@ export async function runMemory(
   });
   try {
     await tx.enableSm(false, STEP_TIMEOUT_MS);
+    // Sent in chunks, each acked by the server before the next: bounded by what is left of the deadline.
+    const sendDeadline = options.deadline - settleAndSampleMs(options.settleMs) - 5000;
     let chunk = '';
     let inChunk = 0;
     for (const [j, jid] of jids.entries()) {
@@ -99,11 +107,16 @@ export async function runMemory(
         chunk += `<message to='${jid}' id='hib-${j}-${m}' type='chat'><body>queued ${m}</body></message>`;
         inChunk += 1;
       }
-      if (inChunk >= 500 || j === jids.length - 1) {
+      if (inChunk >= CHUNK || j === jids.length - 1) {
         tx.sendStanzas(chunk, inChunk);
         chunk = '';
         inChunk = 0;
-        await tx.awaitAllAcked(STEP_TIMEOUT_MS);
+        const left = sendDeadline - performance.now();
+        await tx.awaitAllAcked(Math.max(1000, left)).catch((error: unknown) => {
+          throw new Error(
+            `the server took ${tx.serverAcked} of ${jids.length * options.queued} queued messages in time (${errorMessage(error)})`,
+          );
+        });
       }
     }
   } finally {

@@ -21,7 +21,9 @@ export interface ThroughputResult {
     readonly totalCores: number;
   };
   /** Server processes' CPU over the measured window, in cores (per process and in total). */
-  serverCpu?: { readonly total: number; readonly byProcess: Record<string, number> };
+  readonly serverCpu?: { readonly total: number; readonly byProcess: Record<string, number> };
+  /** The whole machine's busy cores over the window, and what neither the server nor the clients used. */
+  readonly machineCpu?: { readonly busyCores: number; readonly otherCores: number };
   readonly warnings: readonly string[];
 }
 
@@ -108,4 +110,26 @@ export function roundSummary(summary: LatencySummary | null): LatencySummary | n
     max: round(summary.max, 3) ?? 0,
     mean: round(summary.mean, 3) ?? 0,
   };
+}
+
+/** Processes other than the server and the clients using more than this many cores disturb the result. */
+export const OTHER_LOAD_LIMIT = 0.2;
+
+/** Adds the server's and the machine's CPU over the window, warning when something else was busy. */
+export function withCpuAccounting(
+  result: ThroughputResult,
+  serverCpu: { readonly total: number; readonly byProcess: Record<string, number> },
+  machineBusyCores: number,
+): ThroughputResult {
+  const otherCores = Math.max(
+    0,
+    round(machineBusyCores - serverCpu.total - result.clientCpu.totalCores, 3) ?? 0,
+  );
+  const warnings = [...result.warnings];
+  if (otherCores > OTHER_LOAD_LIMIT) {
+    warnings.push(
+      `other processes kept ${otherCores.toFixed(2)} cores busy during the window: this result is disturbed`,
+    );
+  }
+  return { ...result, serverCpu, machineCpu: { busyCores: machineBusyCores, otherCores }, warnings };
 }

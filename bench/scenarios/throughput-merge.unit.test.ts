@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { mergeWorkerResults } from './throughput-merge.js';
+import { mergeWorkerResults, withCpuAccounting } from './throughput-merge.js';
 import type { WorkerResult } from './throughput-protocol.js';
 
 const worker = (overrides: Partial<WorkerResult>): WorkerResult => ({
@@ -63,5 +63,17 @@ describe('mergeWorkerResults', () => {
     );
     expect(result.latencyMs?.count).toBe(8);
     expect(result.latencyMs?.p50).toBe(9);
+  });
+});
+
+describe('withCpuAccounting', () => {
+  it('adds server and machine CPU and warns about other load', () => {
+    const base = mergeWorkerResults([worker({ delivered: 10, cpuMs: 3000 })], run);
+    const quiet = withCpuAccounting(base, { total: 1.2, byProcess: { 'prosody/lua5.4': 1.2 } }, 1.55);
+    expect(quiet.machineCpu).toEqual({ busyCores: 1.55, otherCores: 0.05 });
+    expect(quiet.warnings).toEqual([]);
+    const busy = withCpuAccounting(base, { total: 0.5, byProcess: {} }, 1.9);
+    expect(busy.machineCpu?.otherCores).toBe(1.1);
+    expect(busy.warnings[0]).toContain('other processes kept 1.10 cores busy');
   });
 });

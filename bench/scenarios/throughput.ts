@@ -2,10 +2,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { sleep, withTimeout } from '../async-utils.js';
-import { cpuBetween, sampleTreeCpu } from '../proc-stats.js';
+import { cpuBetween, machineCoresBetween, sampleMachineCpu, sampleTreeCpu } from '../proc-stats.js';
 import { track, untrack } from '../servers/processes.js';
 import type { BenchUser, Target } from '../servers/target.js';
-import { mergeWorkerResults, type ThroughputResult } from './throughput-merge.js';
+import { mergeWorkerResults, withCpuAccounting, type ThroughputResult } from './throughput-merge.js';
 import type { FromWorker, PairSpec, ToWorker, WorkerResult } from './throughput-protocol.js';
 
 /**
@@ -106,8 +106,10 @@ export async function runThroughput(
     // The workers' windows start after their warmup; the server's CPU is sampled over the same window.
     await sleep(options.warmupMs);
     const cpuStart = sampleTreeCpu(target.processes());
+    const machineStart = sampleMachineCpu();
     await sleep(options.durationMs);
     const cpuEnd = sampleTreeCpu(target.processes());
+    const machineEnd = sampleMachineCpu();
     const results = await withTimeout(all, runMs, 'throughput run');
     const merged = mergeWorkerResults(results, {
       sm: options.sm,
@@ -115,8 +117,11 @@ export async function runThroughput(
       window: options.window,
       durationMs: options.durationMs,
     });
-    merged.serverCpu = cpuBetween(cpuStart, cpuEnd);
-    return merged;
+    return withCpuAccounting(
+      merged,
+      cpuBetween(cpuStart, cpuEnd),
+      machineCoresBetween(machineStart, machineEnd),
+    );
   } finally {
     for (const worker of workers) {
       if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
