@@ -1,4 +1,4 @@
-import { STREAMS, type AnyEvent } from '@holdfast/events';
+import { STREAMS, sessionFilter, type AnyEvent } from '@holdfast/events';
 import { eventually, uniqueId } from '@holdfast/testing';
 import { NS, xml } from '@holdfast/xmpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -213,34 +213,35 @@ describe('WebSocket (RFC 7395) and events', () => {
     await client.stop();
     const gateway = cluster.gateways[0];
     if (gateway === undefined) throw new Error('no gateway');
+    // The stream is shared by every test: find this session by its bind, then read only its events.
+    const collect = async (filter: string): Promise<AnyEvent[]> => {
+      const found: AnyEvent[] = [];
+      const consumption = await gateway.bus.consume({
+        stream: STREAMS.session.name,
+        durable: uniqueId('ev'),
+        filterSubjects: [filter],
+        handler: (event) => {
+          found.push(event);
+          return Promise.resolve();
+        },
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await consumption.stop();
+      return found;
+    };
     const closed = await eventually(
       async () => {
-        const found: AnyEvent[] = [];
-        const consumption = await gateway.bus.consume({
-          stream: STREAMS.session.name,
-          durable: uniqueId('ev'),
-          filterSubjects: ['hf.session.>'],
-          handler: (event) => {
-            found.push(event);
-            return Promise.resolve();
-          },
-        });
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        await consumption.stop();
-        const bound = found.find(
+        const bound = (await collect('hf.session.*.*.connection.bound')).find(
           (e) => e.type === 'connection.bound' && e.data.jid === 'bob@localhost/evented',
         );
         if (bound?.type !== 'connection.bound') return undefined;
         const session = bound.data.session;
-        const mine = found
-          .filter((e) => 'session' in e.data && e.data.session === session)
-          .map((e) => e.type);
-        const received = found.flatMap((e) =>
-          e.type === 'stanza.received' && e.data.session === session ? [e.metadata.id] : [],
-        );
+        const found = await collect(sessionFilter(session));
+        const mine = found.map((e) => e.type);
+        const received = found.flatMap((e) => (e.type === 'stanza.received' ? [e.metadata.id] : []));
         return mine.includes('connection.closed') ? { session, mine, received } : undefined;
       },
-      { timeoutMs: 10_000, intervalMs: 200 },
+      { timeoutMs: 20_000, intervalMs: 200 },
     );
     expect(closed.mine.filter((type) => type.startsWith('connection.'))).toEqual([
       'connection.opened',

@@ -1,4 +1,4 @@
-import { ConcurrencyConflictError } from '@holdfast/bus';
+import { ConcurrencyConflictError, type Published } from '@holdfast/bus';
 import { SmAckDelayed, SmAcked, StanzaReceived, StanzaSent, type SmState } from '@holdfast/events';
 import type { QueueEntry, SessionLog } from '@holdfast/session-log';
 import {
@@ -297,7 +297,7 @@ export class SmSession {
     const at = this.deps.now();
     const first = this.policy.sent;
     const stamped = batch.map(({ stanza }) => serialize(stampDelay(stanza, this.bareJid, at)));
-    let published: number[];
+    let published: Published[];
     try {
       published = await this.publish(() =>
         Promise.all(
@@ -312,7 +312,7 @@ export class SmSession {
               },
               this.fence,
             );
-            return result.seq;
+            return result;
           }),
         ),
       );
@@ -330,13 +330,26 @@ export class SmSession {
       for (const entry of batch) entry.settle(true);
       return;
     }
+    let written = 0;
     batch.forEach(({ stanza, settle }, index) => {
-      this.connection.write(stanza);
-      this.unacked.push({ seq: published[index] ?? 0, stanza: stamped[index] ?? '' });
+      const result = published[index];
       settle(true);
+      // A delivery the log already holds (retried by a sender after the session moved here) is one
+      // this connection acknowledged or re-sent already: written once, never twice.
+      if (result === undefined || this.alreadyHeld(result)) return;
+      this.connection.write(stanza);
+      this.unacked.push({ seq: result.seq, stanza: stamped[index] ?? '' });
+      written += 1;
     });
-    this.applyPolicy(
-      afterFlush(this.policy, this.deps.config, { flushed: batch.length, nowMs: this.nowMs() }),
+    if (written > 0) {
+      this.applyPolicy(afterFlush(this.policy, this.deps.config, { flushed: written, nowMs: this.nowMs() }));
+    }
+  }
+
+  private alreadyHeld(result: Published): boolean {
+    return (
+      result.duplicate &&
+      (result.seq <= this.ackedThrough || this.unacked.some((entry) => entry.seq === result.seq))
     );
   }
 
