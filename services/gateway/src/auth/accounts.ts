@@ -4,6 +4,8 @@ import { newUserCredentials, type UserScramCredentials } from '@holdfast/sasl';
 import { DuplicateKeyError, Settings, Users, type Store } from '@holdfast/store';
 import { parseJid } from '@holdfast/xmpp';
 
+import { ExistenceCache } from './existence-cache.js';
+
 /** Accounts of the served domain, with their SCRAM credentials (never a password at rest). */
 export class Accounts {
   constructor(
@@ -46,12 +48,23 @@ export class Accounts {
     return user?.scram;
   }
 
+  /** Whether the account exists; cached (see ExistenceCache): routing asks for every stanza. */
   async exists(bareJid: string): Promise<boolean> {
+    const now = Date.now();
+    const known = this.existence.get(bareJid, now);
+    if (known !== undefined) return known;
     const count = await this.store.run(Users, 'count', (users) =>
       users.countDocuments({ _id: bareJid }, { limit: 1 }),
     );
+    this.existence.set(bareJid, count > 0, now);
     return count > 0;
   }
+
+  private readonly existence = new ExistenceCache({
+    positiveTtlMs: 60_000,
+    negativeTtlMs: 5_000,
+    maxEntries: 100_000,
+  });
 
   /** Creates an account; false when it exists already. */
   async add(localpart: string, password: string, now: Date): Promise<boolean> {
@@ -61,6 +74,7 @@ export class Accounts {
       await this.store.run(Users, 'insertOne', (users) =>
         users.insertOne({ _id: jid, scram, createdAt: now, updatedAt: now }),
       );
+      this.existence.forget(jid);
       return true;
     } catch (error) {
       if (error instanceof DuplicateKeyError) return false;
@@ -80,6 +94,7 @@ export class Accounts {
   async remove(localpart: string): Promise<boolean> {
     const jid = this.bareJid(localpart);
     const result = await this.store.run(Users, 'deleteOne', (users) => users.deleteOne({ _id: jid }));
+    this.existence.forget(jid);
     return result.deletedCount === 1;
   }
 
