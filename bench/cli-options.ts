@@ -25,7 +25,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --sessions=M       memory: hibernated sessions (default 1000), 10 queued messages each
   --resume-sizes=0,100,1000   resume: queued messages per resume (default 0,100,1000)
   --resume-reps=N    resume: repetitions per size (default 20)
-  --settle=S         memory: seconds to wait before sampling RSS (default 3)
+  --settle=S         memory: seconds to wait before sampling RSS (default 10)
   --quick            small numbers for a smoke run (4 pairs, 3 s, 100 sessions, 3 reps)
   --help`;
 
@@ -105,7 +105,7 @@ export function parseBenchArgs(argv: readonly string[], cpuCount: number): Bench
     queuedPerSession: 10,
     resumeSizes,
     resumeReps: int('resume-reps', quick ? 3 : 20),
-    settleS: num('settle', quick ? 1 : 3),
+    settleS: num('settle', quick ? 2 : 10),
     quick,
   };
   const unknown = [...values.keys()];

@@ -15,7 +15,7 @@ describe('parseBenchArgs', () => {
       queuedPerSession: 10,
       resumeSizes: [0, 100, 1000],
       resumeReps: 20,
-      settleS: 3,
+      settleS: 10,
       quick: false,
     });
   });

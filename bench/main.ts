@@ -107,7 +107,7 @@ async function benchServer(
       }),
     );
     const hibernating = Math.ceil(options.sessions / SESSIONS_PER_USER);
-    const memoryBudgetMs = 180_000 + options.sessions * 300;
+    const memoryBudgetMs = 180_000 + options.sessions * 500;
     const memoryDeadline = performance.now() + memoryBudgetMs;
     report.memory = await phase(
       name,

@@ -143,7 +143,7 @@ export function renderSummary(report: Report, resumeSizes: readonly number[]): s
       const entry = s.resume !== undefined && !isFailure(s.resume) ? s.resume[String(size)] : undefined;
       if (entry === undefined) return `${size}: -`;
       if (isFailure(entry)) return `${size}: ${short(entry.error)}`;
-      return `${size}: ${num(entry.resumedMs?.p50, 2)}/${num(entry.resumedMs?.p99, 2)} | ${num(entry.lastQueuedMs?.p50, 2)}/${num(entry.lastQueuedMs?.p99, 2)}`;
+      return `${size}: ${num(entry.resumedMs?.p50, 2)}/${num(entry.resumedMs?.p99, 2)} | ${num(entry.lastQueuedMs?.p50, 2)}/${num(entry.lastQueuedMs?.p99, 2)} (n=${entry.reps})`;
     });
     lines.push(`  ${pad(s.name, 10)} ${cells.join('    ')}`);
   }
@@ -179,6 +179,10 @@ export function renderSummary(report: Report, resumeSizes: readonly number[]): s
       t === undefined ? [] : t.warnings.map((w) => `${s.name}: ${w}`),
     ),
   );
+  for (const s of servers) {
+    const m = ok(s.memory);
+    if (m?.warning !== undefined) warnings.push(`${s.name}: memory: ${m.warning}`);
+  }
   if (warnings.length > 0) lines.push('', 'Warnings:', ...warnings.map((w) => `  ${w}`));
   return lines.join('\n');
 }

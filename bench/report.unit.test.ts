@@ -86,7 +86,7 @@ describe('renderSummary', () => {
     expect(text).toContain('error: SM enable refused');
     expect(text).toContain('12000 msg/s');
     expect(text).toContain('CPU: clients 30%/35% of a core');
-    expect(text).toContain('100: 1.00/2.00 | 2.00/4.00');
+    expect(text).toContain('100: 1.00/2.00 | 2.00/4.00 (n=20)');
     expect(text).toContain('throughput no SM   /ejabberd 0.50   /prosody 1.20');
     expect(text).toContain('40.0 kB/session');
   });

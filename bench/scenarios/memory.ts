@@ -3,6 +3,7 @@ import { sampleTreeMemory } from '../proc-stats.js';
 import type { BenchUser, Target } from '../servers/target.js';
 import { median, round } from '../stats.js';
 import { XmppClient } from '../xmpp-client.js';
+import { shrinkWarning } from './memory-figures.js';
 
 /**
  * Scenario 3: summed RSS of every process of the server system before and after creating `sessions`
@@ -26,6 +27,8 @@ export interface MemoryResult {
   readonly beforeKb: number;
   readonly afterKb: number;
   readonly perSessionKb: number | null;
+  /** Set when a process shrank meanwhile (a garbage collection, returned heap): the figure is then rough. */
+  readonly warning?: string;
   readonly processes: readonly {
     readonly name: string;
     readonly beforeKb: number;
@@ -131,16 +134,19 @@ export async function runMemory(
   };
   const beforeBy = byCommand(before);
   const afterBy = byCommand(after);
+  const processes = [...new Set([...beforeBy.keys(), ...afterBy.keys()])].map((name) => ({
+    name,
+    beforeKb: beforeBy.get(name) ?? 0,
+    afterKb: afterBy.get(name) ?? 0,
+  }));
+  const warning = shrinkWarning(processes, after.rssKb - before.rssKb);
   return {
     sessions: jids.length,
     queuedPerSession: options.queued,
     beforeKb: before.rssKb,
     afterKb: after.rssKb,
     perSessionKb: round((after.rssKb - before.rssKb) / Math.max(1, jids.length), 2),
-    processes: [...new Set([...beforeBy.keys(), ...afterBy.keys()])].map((name) => ({
-      name,
-      beforeKb: beforeBy.get(name) ?? 0,
-      afterKb: afterBy.get(name) ?? 0,
-    })),
+    processes,
+    ...(warning === undefined ? {} : { warning }),
   };
 }
