@@ -250,7 +250,8 @@ export class XmppClient {
       const answer = this.waitFor('SM ack', (e) => e.name === 'a', Math.min(left, 5000));
       this.requestAck();
       await answer.catch((error: unknown) => {
-        if (performance.now() >= deadline) throw error;
+        // Only a slow answer is retried (with a new <r/>); a closed connection ends the wait at once.
+        if (this.closedReason !== undefined || performance.now() >= deadline) throw error;
       });
     }
   }
