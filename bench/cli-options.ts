@@ -1,8 +1,12 @@
 import { SERVER_NAMES, type ServerName } from './servers/target.js';
 
+export type Scenario = 'throughput' | 'resume' | 'memory';
+export const SCENARIOS: readonly Scenario[] = ['throughput', 'resume', 'memory'];
+
 /** The benchmark's command line: `--name=value` or `--name value`, plus `--quick` and `--help`. */
 export interface BenchOptions {
   readonly servers: readonly ServerName[];
+  readonly scenarios: readonly Scenario[];
   readonly pairs: number;
   readonly durationS: number;
   readonly warmupS: number;
@@ -18,6 +22,7 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench -- [options]
   --servers=holdfast,prosody,ejabberd   systems to measure, in this order (default: all three)
+  --scenarios=throughput,resume,memory  what to measure (default: all; memory runs on a fresh instance)
   --pairs=N          throughput: sender→receiver pairs (default 20)
   --duration=S       throughput: measured seconds (default 10), after --warmup=S (default 2)
   --window=N         throughput: unacknowledged messages in flight per pair (default 100)
@@ -81,6 +86,16 @@ export function parseBenchArgs(argv: readonly string[], cpuCount: number): Bench
     }
   }
   if (servers.length === 0) throw new UsageError('--servers names no server');
+  const scenarios = (take('scenarios') ?? SCENARIOS.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const scenario of scenarios) {
+    if (!(SCENARIOS as readonly string[]).includes(scenario)) {
+      throw new UsageError(`unknown scenario '${scenario}' (known: ${SCENARIOS.join(', ')})`);
+    }
+  }
+  if (scenarios.length === 0) throw new UsageError('--scenarios names no scenario');
   const int = (name: string, fallback: number, min = 1): number => {
     const value = take(name);
     return value === undefined ? fallback : positiveInt(name, value, min);
@@ -96,6 +111,7 @@ export function parseBenchArgs(argv: readonly string[], cpuCount: number): Bench
       : sizesText.split(',').map((s) => positiveInt('resume-sizes', s.trim(), 0));
   const options: BenchOptions = {
     servers: [...new Set(servers)] as ServerName[],
+    scenarios: SCENARIOS.filter((s) => scenarios.includes(s)),
     pairs: int('pairs', quick ? 4 : 20),
     durationS: num('duration', quick ? 3 : 10),
     warmupS: num('warmup', quick ? 1 : 2),

@@ -6,6 +6,7 @@ describe('parseBenchArgs', () => {
   it('has the documented defaults', () => {
     expect(parseBenchArgs([], 2)).toEqual({
       servers: ['holdfast', 'prosody', 'ejabberd'],
+      scenarios: ['throughput', 'resume', 'memory'],
       pairs: 20,
       durationS: 10,
       warmupS: 2,
@@ -22,11 +23,19 @@ describe('parseBenchArgs', () => {
 
   it('takes --name=value and --name value, and --quick lowers the defaults', () => {
     const options = parseBenchArgs(
-      ['--quick', '--servers=prosody,ejabberd', '--pairs', '8', '--resume-sizes=0,5'],
+      [
+        '--quick',
+        '--servers=prosody,ejabberd',
+        '--pairs',
+        '8',
+        '--resume-sizes=0,5',
+        '--scenarios=memory,resume',
+      ],
       16,
     );
     expect(options).toMatchObject({
       servers: ['prosody', 'ejabberd'],
+      scenarios: ['resume', 'memory'],
       pairs: 8,
       durationS: 3,
       sessions: 100,
@@ -43,6 +52,7 @@ describe('parseBenchArgs', () => {
 
   it('rejects unknown servers, options and bad numbers', () => {
     expect(() => parseBenchArgs(['--servers=openfire'], 2)).toThrow(UsageError);
+    expect(() => parseBenchArgs(['--scenarios=latency'], 2)).toThrow(/unknown scenario/);
     expect(() => parseBenchArgs(['--colour=red'], 2)).toThrow(/unknown option --colour/);
     expect(() => parseBenchArgs(['--pairs=0'], 2)).toThrow(/--pairs/);
     expect(() => parseBenchArgs(['--duration=-1'], 2)).toThrow(/--duration/);

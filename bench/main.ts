@@ -5,7 +5,7 @@ import path from 'node:path';
 import { repoRoot } from '@holdfast/localinfra';
 
 import { errorMessage, withTimeout } from './async-utils.js';
-import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './cli-options.js';
+import { parseBenchArgs, USAGE, UsageError, type BenchOptions, type Scenario } from './cli-options.js';
 import { computeRatios, renderSummary, type Outcome, type Report, type ServerReport } from './report.js';
 import { runMemory } from './scenarios/memory.js';
 import { runResume } from './scenarios/resume.js';
@@ -60,75 +60,108 @@ async function phase<T>(
   }
 }
 
-async function benchServer(
+/** Starts a fresh instance of `name`, runs `scenarios` on it and stops it; a start failure is returned. */
+async function withInstance(
   name: ServerName,
-  options: BenchOptions,
   users: readonly BenchUser[],
-): Promise<ServerReport> {
-  const report: ServerReport = { name };
-  say(`${name}: starting`);
+  report: ServerReport,
+  scenarios: (target: Target) => Promise<void>,
+): Promise<string | undefined> {
+  say(`${name}: starting a fresh instance`);
   let target: Target;
   try {
     target = await withTimeout(starters[name](users, DOMAIN, say), 15 * 60_000, `${name} start`);
   } catch (error) {
-    report.error = errorMessage(error);
-    say(`${name}: not measured: ${report.error}`);
-    return report;
+    say(`${name}: not measured: ${errorMessage(error)}`);
+    return errorMessage(error);
   }
   current = target;
-  report.loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
+  report.loadAverageAtStart ??= loadavg().map((l) => Math.round(l * 100) / 100);
   report.version = target.version;
   report.notes = target.notes;
   say(`${name} ${target.version} listening on ${target.host}:${target.port}`);
   try {
-    const throughputMs = (options.warmupS + options.durationS) * 1000 + 120_000 + options.pairs * 2000;
-    for (const sm of [true, false]) {
-      const outcome = await phase(name, `throughput ${sm ? 'with' : 'without'} SM`, throughputMs, () =>
-        runThroughput(target, users, {
-          pairs: options.pairs,
-          workers: options.workers,
-          window: options.window,
-          warmupMs: options.warmupS * 1000,
-          durationMs: options.durationS * 1000,
-          sm,
-          tag: sm ? 'sm' : 'plain',
-        }),
-      );
-      if (sm) report.throughputSm = outcome;
-      else report.throughputNoSm = outcome;
-    }
-    const resumeBudgetMs = RESUME_BUDGET_PER_SIZE_MS * options.resumeSizes.length + 120_000;
-    report.resume = await phase(name, 'resume', resumeBudgetMs, () =>
-      runResume(target, users[0] as BenchUser, users[1] as BenchUser, {
-        sizes: options.resumeSizes,
-        reps: options.resumeReps,
-        budgetPerSizeMs: RESUME_BUDGET_PER_SIZE_MS,
-        tag: 'r',
-      }),
-    );
-    const hibernating = Math.ceil(options.sessions / SESSIONS_PER_USER);
-    const memoryBudgetMs = 180_000 + options.sessions * 500;
-    const memoryDeadline = performance.now() + memoryBudgetMs;
-    report.memory = await phase(
-      name,
-      `memory (${options.sessions} hibernated sessions)`,
-      memoryBudgetMs + 10_000,
-      () =>
-        runMemory(target, users.slice(0, hibernating), users[hibernating] as BenchUser, {
-          deadline: memoryDeadline,
-          sessions: options.sessions,
-          queued: options.queuedPerSession,
-          sessionsPerUser: SESSIONS_PER_USER,
-          settleMs: options.settleS * 1000,
-          tag: 'm',
-        }),
-    );
+    await scenarios(target);
   } finally {
     say(`${name}: stopping`);
     await withTimeout(target.stop(), 60_000, `${name} stop`).catch((error: unknown) => {
       say(`${name}: stop: ${errorMessage(error)}`);
     });
     current = undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Throughput and resume run on one instance; memory on a fresh one, so that its baseline is an idle
+ * server rather than one full of the previous scenarios' garbage (which the peers' and Node's collectors
+ * return at their own pace).
+ */
+async function benchServer(
+  name: ServerName,
+  options: BenchOptions,
+  users: readonly BenchUser[],
+): Promise<ServerReport> {
+  const report: ServerReport = { name };
+  const wants = (scenario: Scenario): boolean => options.scenarios.includes(scenario);
+  if (wants('throughput') || wants('resume')) {
+    const failed = await withInstance(name, users, report, async (target) => {
+      if (wants('throughput')) {
+        const throughputMs = (options.warmupS + options.durationS) * 1000 + 120_000 + options.pairs * 2000;
+        for (const sm of [true, false]) {
+          const outcome = await phase(name, `throughput ${sm ? 'with' : 'without'} SM`, throughputMs, () =>
+            runThroughput(target, users, {
+              pairs: options.pairs,
+              workers: options.workers,
+              window: options.window,
+              warmupMs: options.warmupS * 1000,
+              durationMs: options.durationS * 1000,
+              sm,
+              tag: sm ? 'sm' : 'plain',
+            }),
+          );
+          if (sm) report.throughputSm = outcome;
+          else report.throughputNoSm = outcome;
+        }
+      }
+      if (wants('resume')) {
+        const resumeBudgetMs = RESUME_BUDGET_PER_SIZE_MS * options.resumeSizes.length + 120_000;
+        report.resume = await phase(name, 'resume', resumeBudgetMs, () =>
+          runResume(target, users[0] as BenchUser, users[1] as BenchUser, {
+            sizes: options.resumeSizes,
+            reps: options.resumeReps,
+            budgetPerSizeMs: RESUME_BUDGET_PER_SIZE_MS,
+            tag: 'r',
+          }),
+        );
+      }
+    });
+    if (failed !== undefined) {
+      report.error = failed;
+      return report;
+    }
+  }
+  if (wants('memory')) {
+    const failed = await withInstance(name, users, report, async (target) => {
+      const hibernating = Math.ceil(options.sessions / SESSIONS_PER_USER);
+      const memoryBudgetMs = 180_000 + options.sessions * 500;
+      const memoryDeadline = performance.now() + memoryBudgetMs;
+      report.memory = await phase(
+        name,
+        `memory (${options.sessions} hibernated sessions)`,
+        memoryBudgetMs + 10_000,
+        () =>
+          runMemory(target, users.slice(0, hibernating), users[hibernating] as BenchUser, {
+            deadline: memoryDeadline,
+            sessions: options.sessions,
+            queued: options.queuedPerSession,
+            sessionsPerUser: SESSIONS_PER_USER,
+            settleMs: options.settleS * 1000,
+            tag: 'm',
+          }),
+      );
+    });
+    if (failed !== undefined) report.memory = { error: `start: ${failed}` };
   }
   return report;
 }

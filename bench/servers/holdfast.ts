@@ -80,7 +80,10 @@ export async function startHoldfast(
         launch({
           name: service.name,
           command: process.execPath,
-          args: [service.main],
+          args:
+            service.name === 'gateway'
+              ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', service.main]
+              : [service.main],
           env: { ...env, NODE_ID: `bench-${service.name}-1` },
         }),
       );
