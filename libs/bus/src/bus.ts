@@ -109,6 +109,8 @@ export class Bus {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       waitOnFirstConnect: true,
+      // No stack captured per request (every JetStream publish is one): a tenth of a busy gateway's CPU.
+      noAsyncTraces: true,
     });
     const bus = new Bus(nc, jetstream(nc), await jetstreamManager(nc), options);
     void bus.watchStatus();

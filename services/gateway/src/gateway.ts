@@ -36,13 +36,20 @@ import { RosterService } from './roster-service.js';
 import { subscriptionTypeOf, type RosterRepository } from './roster/index.js';
 import { HIBERNATING, type ResourceRecord, type ResourceRegistry } from './routing/registry.js';
 import { route } from './routing/rules.js';
-import { C2sStream, type EndReason, type StreamHost, type StreamLogger } from './stream/c2s-stream.js';
+import {
+  C2sStream,
+  type EndReason,
+  type Handoff,
+  type StreamHost,
+  type StreamLogger,
+} from './stream/c2s-stream.js';
 import { serverIq } from './server-iq.js';
 import { parseStanza } from './stanza-text.js';
 import type { Transport } from './transport/transport.js';
 import type { SmEnd } from './sm/sm-session.js';
 import {
   StreamManagement,
+  parsePrevid,
   type EnableOutcome,
   type ResumeOutcome,
   type StreamManagementConfig,
@@ -107,6 +114,8 @@ export class Gateway implements StreamHost {
   private readonly sm: StreamManagement;
   /** SM sessions whose stream ended and whose hibernation or termination is being written, by full JID. */
   private readonly detaching = new Map<string, Promise<void>>();
+  /** SM sessions being resumed here (claim in flight or committed, not yet adopted), by session id. */
+  private readonly resuming = new Map<string, Promise<void>>();
   readonly smOffered = true;
 
   constructor(
@@ -318,6 +327,20 @@ export class Gateway implements StreamHost {
   async resumeSm(stream: C2sStream, element: Element): Promise<ResumeOutcome> {
     const account = stream.account;
     if (account === undefined) throw new Error('resume before authentication is answered by the stream');
+    // Deliveries for the session that reach this gateway between the claim and the adoption below
+    // wait for it rather than bounce between gateways.
+    const session = parsePrevid(element.attrs.previd ?? '')?.session;
+    let adopted: () => void = () => undefined;
+    if (session !== undefined) this.resuming.set(session, new Promise((resolve) => (adopted = resolve)));
+    try {
+      return await this.adoptResumed(stream, element, account);
+    } finally {
+      if (session !== undefined) this.resuming.delete(session);
+      adopted();
+    }
+  }
+
+  private async adoptResumed(stream: C2sStream, element: Element, account: string): Promise<ResumeOutcome> {
     const outcome = await this.sm.resume(
       { authenticated: true, bound: false, smEnabled: false },
       element,
@@ -424,9 +447,9 @@ export class Gateway implements StreamHost {
   }
 
   /** The single entry point of a client's stanzas (validated, `from` stamped). */
-  async inbound(stream: C2sStream, stanza: Element, seq: number): Promise<void> {
+  async inbound(stream: C2sStream, stanza: Element, seq: number): Promise<Handoff | undefined> {
     const jid = stream.jid;
-    if (jid === undefined) return;
+    if (jid === undefined) return undefined;
     // With SM on, the session published this stanza's event itself (fenced, counted: spec §1.3).
     if (stream.sm === undefined) {
       this.emit(
@@ -441,31 +464,31 @@ export class Gateway implements StreamHost {
     if (stanza.name === 'presence') {
       if (to === undefined) {
         await this.ownPresence(stream, stanza);
-        return;
+        return undefined;
       }
       // RFC 6121 §3: subscription requests and answers are the account's, handled with its roster.
       if (subscriptionTypeOf(stanza) !== undefined) {
         await this.roster.outbound(stanza, bare, parseJid(to).bare().toString());
-        return;
+        return undefined;
       }
       // §4.3: probes are the server's business, never a client's.
-      if (stanza.attrs.type === 'probe') return;
+      if (stanza.attrs.type === 'probe') return undefined;
       // §4.6: directed presence; its recipients get the unavailable presence at logout.
       if (stanza.attrs.type === undefined) stream.directedPresence.add(to);
       else if (stanza.attrs.type === 'unavailable') stream.directedPresence.delete(to);
     }
     if (stanza.name === 'iq' && (to === undefined || to === this.domain || to === bare)) {
-      if (stanza.attrs.type !== 'get' && stanza.attrs.type !== 'set') return;
+      if (stanza.attrs.type !== 'get' && stanza.attrs.type !== 'set') return undefined;
       const reply =
         stanza.getChild('query', NS.ROSTER) !== undefined && to !== this.domain
           ? await this.roster.handleIq(stanza, bare)
           : serverIq(stanza, { domain: this.domain, jid });
       if (reply !== undefined) stream.deliver(reply);
-      return;
+      return undefined;
     }
-    if (to === undefined) return;
+    if (to === undefined) return undefined;
     // The stanza's identity for deliveries: a retried delivery (a timed-out gateway) is stored once.
-    await this.route(stanza, `${stream.id}.${seq}`);
+    return this.dispatch(stanza, `${stream.id}.${seq}`);
   }
 
   /** RFC 6121 §4.2, §4.4, §4.5: broadcast presence (initial, updates, unavailable). */
@@ -541,20 +564,30 @@ export class Gateway implements StreamHost {
 
   /** Routes a stanza addressed to someone else (RFC 6121 §8). */
   async route(stanza: Element, origin?: string): Promise<void> {
+    await (
+      await this.dispatch(stanza, origin)
+    ).delivered;
+  }
+
+  /**
+   * `route` in two steps: resolves once the stanza is on its way (decided, and handed to its target
+   * sessions in order), to the delivery still under way, so a sender's next stanza need not wait for it.
+   */
+  private async dispatch(stanza: Element, origin?: string): Promise<Handoff> {
     const to = parseJid(stanza.attrs.to ?? this.domain);
     if (to.domain !== this.domain) {
       // No s2s outlet yet: every remote domain is unreachable (RFC 6120 §8.3.3.15).
       this.replyError(stanza, { type: 'cancel', condition: 'remote-server-not-found' });
-      return;
+      return DELIVERED;
     }
     if (to.local === undefined) {
       if (stanza.name === 'iq' && (stanza.attrs.type === 'get' || stanza.attrs.type === 'set')) {
         const from = stanza.attrs.from;
-        if (from === undefined) return;
+        if (from === undefined) return DELIVERED;
         const reply = serverIq(stanza, { domain: this.domain, jid: parseJid(from) });
         if (reply !== undefined) await this.routeReply(reply);
       }
-      return;
+      return DELIVERED;
     }
     const bare = to.bare().toString();
     const [accountExists, resources] = await Promise.all([
@@ -564,24 +597,28 @@ export class Gateway implements StreamHost {
     const decision = route(stanza, { domain: this.domain, accountExists, resources });
     switch (decision.kind) {
       case 'deliver':
-        await Promise.all(decision.to.map((record) => this.deliverTo(record, stanza, origin)));
-        return;
+        // Each delivery hands the stanza to its session (or its gateway) before its first await.
+        return {
+          delivered: Promise.all(decision.to.map((record) => this.deliverTo(record, stanza, origin))).then(
+            () => undefined,
+          ),
+        };
       case 'offline': {
         const stored = await this.deps.offline.put(bare, stanza, this.now());
         if (stored !== 'stored') this.replyError(stanza, { type: 'wait', condition: 'resource-constraint' });
-        return;
+        return DELIVERED;
       }
       case 'error':
         this.replyError(stanza, { type: decision.type, condition: decision.condition });
-        return;
+        return DELIVERED;
       case 'remote':
         this.replyError(stanza, { type: 'cancel', condition: 'remote-server-not-found' });
-        return;
+        return DELIVERED;
       case 'server':
         await this.onBehalfOf(bare, stanza);
-        return;
+        return DELIVERED;
       case 'drop':
-        return;
+        return DELIVERED;
     }
   }
 
@@ -786,10 +823,14 @@ export class Gateway implements StreamHost {
     stanza: Element,
     delivery?: string,
   ): Promise<boolean> {
-    const stream = this.bound.get(to);
+    let stream = this.bound.get(to);
     if (stream === undefined || (session !== undefined && stream.sessionId !== session)) {
       await this.detaching.get(to);
-      return false;
+      const resuming = session === undefined ? undefined : this.resuming.get(session);
+      if (resuming === undefined) return false;
+      await resuming;
+      stream = this.bound.get(to);
+      if (stream === undefined || stream.sessionId !== session) return false;
     }
     return stream.deliverDurably(stanza, delivery);
   }
@@ -814,6 +855,8 @@ export class Gateway implements StreamHost {
 
   private stopping: Promise<void> | undefined;
 }
+
+const DELIVERED: Handoff = { delivered: Promise.resolve() };
 
 function priorityOf(presence: Element): number {
   const value = Number.parseInt(presence.getChildText('priority') ?? '0', 10);

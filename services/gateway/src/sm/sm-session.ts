@@ -171,30 +171,55 @@ export class SmSession {
 
   // ---- inbound ------------------------------------------------------------------------------------
 
-  /**
-   * A stanza was read (in order): its event is published at once (pipelined with earlier ones); the
-   * returned function counts it once it has also been handled.
-   */
-  read(stanza: Element): { durable: Promise<void>; count: () => void } {
+  /** A stanza was read (in input order): the `h` it makes once counted. */
+  nextH(): number {
     this.readIndex = increment(this.readIndex);
-    const h = this.readIndex;
-    const durable = this.publish(async () => {
-      await this.deps.log.publishFenced(
-        StanzaReceived,
-        {
-          id: `${this.session}.in.${this.state.version}.${h}`,
-          data: { session: this.session, h, stanza: serialize(stanza) },
-        },
-        this.fence,
-      );
-    });
-    return {
-      durable,
-      count: () => {
-        this.inboundH = h;
-      },
-    };
+    return this.readIndex;
   }
+
+  /**
+   * Spec §1.3: a read stanza counts once it is handled (`delivered`: routed into a durable queue, stored
+   * offline or answered) and then its event is durable. Calls come in input order; deliveries overlap,
+   * events are published in order, and `h` advances in order. The event marks the stanza as handled,
+   * so after a crash the log never counts a stanza whose delivery was not done.
+   */
+  handled(stanza: Element, h: number, delivered: Promise<void>): void {
+    this.handoff = this.handoff.then(async () => {
+      await delivered;
+      if (this.countingStopped) return;
+      const durable = this.publish(async () => {
+        await this.deps.log.publishFenced(
+          StanzaReceived,
+          {
+            id: `${this.session}.in.${this.state.version}.${h}`,
+            data: { session: this.session, h, stanza: serialize(stanza) },
+          },
+          this.fence,
+        );
+      });
+      this.counting = this.counting
+        .then(() => durable)
+        .then(
+          () => {
+            if (!this.countingStopped) this.inboundH = h;
+          },
+          () => {
+            // Never durable: neither this stanza nor any after it may count (the connection is going).
+            this.countingStopped = true;
+          },
+        );
+    });
+  }
+
+  /** Resolves once every stanza handed to `handled` so far is counted (or can never be). */
+  async counted(): Promise<void> {
+    await this.handoff;
+    await this.counting;
+  }
+
+  private handoff: Promise<void> = Promise.resolve();
+  private counting: Promise<void> = Promise.resolve();
+  private countingStopped = false;
 
   /** §1.2 `<r/>` from the client, answered after every earlier stanza is durable and counted (caller's order). */
   answerRequest(): void {
@@ -221,28 +246,41 @@ export class SmSession {
     if (step.newlyAcked > 0) {
       const done = this.unacked.splice(0, step.newlyAcked);
       this.ackedThrough = done.at(-1)?.seq ?? this.ackedThrough;
-      const through = this.ackedThrough;
-      const acked = h;
-      // Acks are published in order, in the background: a lost one only means a few re-sent copies.
-      this.ackChain = this.ackChain.then(async () => {
-        if (!this.attached) return;
-        try {
-          await this.publish(() =>
-            this.deps.log.publishFenced(
-              SmAcked,
-              {
-                id: `${this.session}.ack.${this.state.version}.${through}`,
-                data: { session: this.session, acked, through },
-              },
-              this.fence,
-            ),
-          );
-        } catch (error) {
-          this.deps.logger.warn({ session: this.session, err: error }, 'ack event not published');
-        }
-      });
+      this.ackToPublish = { acked: h, through: this.ackedThrough };
+      // Acks are published in order, in the background, one at a time and only the newest: a client
+      // that acks every stanza costs one publish per round trip, and a lost one only means a few
+      // re-sent copies after a resume.
+      if (!this.ackPublishing) {
+        this.ackPublishing = true;
+        this.ackChain = this.ackChain.then(() => this.publishAcks());
+      }
     }
     this.applyPolicy(step);
+  }
+
+  private ackToPublish: { readonly acked: number; readonly through: number } | undefined;
+  private ackPublishing = false;
+
+  private async publishAcks(): Promise<void> {
+    for (let next = this.ackToPublish; next !== undefined && this.attached; next = this.ackToPublish) {
+      this.ackToPublish = undefined;
+      const { acked, through } = next;
+      try {
+        await this.publish(() =>
+          this.deps.log.publishFenced(
+            SmAcked,
+            {
+              id: `${this.session}.ack.${this.state.version}.${through}`,
+              data: { session: this.session, acked, through },
+            },
+            this.fence,
+          ),
+        );
+      } catch (error) {
+        this.deps.logger.warn({ session: this.session, err: error }, 'ack event not published');
+      }
+    }
+    this.ackPublishing = false;
   }
 
   private fail(error: StreamError): void {
@@ -259,15 +297,27 @@ export class SmSession {
    */
   send(stanza: Element, delivery?: string): Promise<boolean> {
     if (!this.attached) return Promise.resolve(false);
-    if (this.unacked.length + this.pending.length >= this.deps.config.maxQueueSize) {
-      // T15: the queue is full; nothing is dropped to make room: §4 decides this one too.
-      this.detach();
-      this.onEnd({ kind: 'overflow', stanza });
-      this.connection.write(ackElement(this.inboundH));
-      this.connection.fail(
-        new StreamError('resource-constraint', { text: 'too many unacknowledged stanzas' }),
-        true,
-      );
+    if (this.overflowing) {
+      // After the overflowing stanza: §4 decides these with the rest (settled at detach).
+      return new Promise<boolean>((resolve) => {
+        this.overflowed.push({ stanza, delivery, settle: resolve });
+      });
+    }
+    if (this.unacked.length + this.inFlight + this.pending.length >= this.deps.config.maxQueueSize) {
+      // T15: the queue is full; nothing is dropped to make room. What was accepted before this stanza
+      // is written first, then the session ends and §4 decides the queue and this one.
+      this.overflowing = true;
+      this.flushing = this.flushing
+        .then(() => this.flush())
+        .then(() => {
+          this.detach();
+          this.onEnd({ kind: 'overflow', stanza });
+          this.connection.write(ackElement(this.inboundH));
+          this.connection.fail(
+            new StreamError('resource-constraint', { text: 'too many unacknowledged stanzas' }),
+            true,
+          );
+        });
       return Promise.resolve(true);
     }
     const settled = new Promise<boolean>((resolve) => {
@@ -294,6 +344,21 @@ export class SmSession {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0 || !this.attached) return;
+    this.inFlight = batch.length;
+    try {
+      await this.flushBatch(batch);
+    } finally {
+      this.inFlight = 0;
+    }
+  }
+
+  /** Stanzas of the flush being made durable: they count toward the queue cap like the rest. */
+  private inFlight = 0;
+  /** T15 under way: no stanza is written any more. */
+  private overflowing = false;
+  private readonly overflowed: PendingStanza[] = [];
+
+  private async flushBatch(batch: PendingStanza[]): Promise<void> {
     const at = this.deps.now();
     const first = this.policy.sent;
     const stamped = batch.map(({ stanza }) => serialize(stampDelay(stanza, this.bareJid, at)));
@@ -326,8 +391,15 @@ export class SmSession {
       return;
     }
     if (!this.isAttached()) {
-      // Detached while publishing: durable in the log, so a resume re-sends them from there.
-      for (const entry of batch) entry.settle(true);
+      // Detached while publishing: durable queue entries never written. They stay in the queue, so a
+      // resume re-sends them and a termination gives them to §4.
+      batch.forEach(({ settle }, index) => {
+        const result = published[index];
+        if (result !== undefined && !this.alreadyHeld(result)) {
+          this.unacked.push({ seq: result.seq, stanza: stamped[index] ?? '' });
+        }
+        settle(true);
+      });
       return;
     }
     let written = 0;
@@ -448,9 +520,10 @@ export class SmSession {
     entries: readonly UnackedEntry[];
     pending: readonly PendingStanza[];
   }> {
+    await this.counted();
     await this.flushing;
     await this.ackChain;
-    const pending = this.pending;
+    const pending = [...this.pending, ...this.overflowed.splice(0)];
     this.pending = [];
     if (this.lost) {
       for (const entry of pending) entry.settle(false);

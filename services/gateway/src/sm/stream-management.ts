@@ -175,12 +175,11 @@ export class StreamManagement {
   ): Promise<ResumeOutcome> {
     const checked = checkResumeRequest(this.snapshot(facts), element.attrs);
     if (checked.kind === 'failed') return this.resumeFailed(account, checked);
-    const dot = checked.previd.indexOf('.');
-    const session = dot < 0 ? '' : checked.previd.slice(0, dot);
-    const secret = dot < 0 ? '' : checked.previd.slice(dot + 1);
-    if (!/^[A-Za-z0-9_-]{8,64}$/.test(session) || secret === '' || secret.length > 128) {
+    const parsed = parsePrevid(checked.previd);
+    if (parsed === undefined) {
       return this.resumeFailed(account, { kind: 'failed', condition: 'item-not-found' });
     }
+    const { session, secret } = parsed;
     let reply: ReplyOf<typeof SmResumeClaim>;
     const request = { session, bareJid: account, secret, h: checked.h, gateway: this.deps.node };
     try {
@@ -277,13 +276,10 @@ export class StreamManagement {
    * has moved. Waits for in-flight writes first, so the state written covers everything made durable.
    */
   async detach(sm: SmSession, cause: 'transport' | 'close' | 'overflow', extra?: Element): Promise<Detached> {
-    const wasAttached = sm.attached;
+    // Claimed elsewhere (T12): nothing here to wait for or to write.
+    if (!sm.attached && cause !== 'overflow') return { kind: 'moved' };
     sm.detach();
     const { entries, pending } = await sm.drainForDetach();
-    if (!wasAttached && cause !== 'overflow') {
-      for (const entry of pending) entry.settle(false);
-      return { kind: 'moved' };
-    }
     const now = this.deps.now();
     const fence = sm.currentFence;
     const counters = { h: sm.inboundH, acked: sm.acked, ackedThrough: sm.ackedThrough };
@@ -448,4 +444,13 @@ function stanzasOf(
     ...pending.map(stamped),
     ...(extra === undefined ? [] : [stamped(extra)]),
   ];
+}
+
+/** An SM-ID is `<session>.<secret>` (§1.2: opaque to the client); undefined when it cannot be one of ours. */
+export function parsePrevid(previd: string): { session: string; secret: string } | undefined {
+  const dot = previd.indexOf('.');
+  const session = dot < 0 ? '' : previd.slice(0, dot);
+  const secret = dot < 0 ? '' : previd.slice(dot + 1);
+  if (!/^[A-Za-z0-9_-]{8,64}$/.test(session) || secret === '' || secret.length > 128) return undefined;
+  return { session, secret };
 }

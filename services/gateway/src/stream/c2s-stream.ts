@@ -26,6 +26,11 @@ import type { Transport } from '../transport/transport.js';
 import { validateClientStanza } from './validate.js';
 import { ackElement, failedElement } from '@holdfast/sm';
 
+/** A stanza handed on: `delivered` settles when its delivery is done (durable, stored or answered). */
+export interface Handoff {
+  readonly delivered: Promise<void>;
+}
+
 /** What a stream needs from the gateway around it. */
 export interface StreamHost {
   readonly domain: string;
@@ -43,9 +48,10 @@ export interface StreamHost {
   bind(stream: C2sStream, account: string, requested: string | undefined): Promise<Jid | StanzaErrorInit>;
   /**
    * A validated stanza from the bound client, `from` stamped: the one place inbound stanzas go. `seq`
-   * counts the stanzas read on this stream after binding (1, 2, ...), in input order.
+   * counts the stanzas read on this stream after binding (1, 2, ...), in input order. Resolves once the
+   * stanza is handed on (the next one may be handled then), to its delivery still under way, if any.
    */
-  inbound(stream: C2sStream, stanza: Element, seq: number): Promise<void>;
+  inbound(stream: C2sStream, stanza: Element, seq: number): Promise<Handoff | undefined>;
   /** A stanza was written to the client (`seq` counts them per stream): the outbound event (SM off). */
   sent(stream: C2sStream, stanza: Element, seq: number): void;
   /** XEP-0198 is offered after authentication (spec §1.1). */
@@ -302,19 +308,16 @@ export class C2sStream {
       const seq = this.receivedCount;
       const sm = this.sm;
       if (sm === undefined) {
-        this.enqueue(() => this.handleStanza(element, seq));
+        this.enqueue(async () => {
+          await this.handleStanza(element, seq);
+        });
         return;
       }
-      // Spec §1.3: the event is published at once (pipelined); `h` counts it once durable and handled.
-      const read = sm.read(element);
+      // Spec §1.3: handled in order; counted once its delivery and then its event are durable, while
+      // the next stanzas are handled already.
+      const h = sm.nextH();
       this.enqueue(async () => {
-        await this.handleStanza(element, seq);
-        try {
-          await read.durable;
-        } catch {
-          return; // The session dropped the connection or lost the session; never counted.
-        }
-        read.count();
+        sm.handled(element, h, (await this.handleStanza(element, seq)).delivered);
       });
       return;
     }
@@ -359,9 +362,9 @@ export class C2sStream {
         const sm = this.sm;
         if (sm === undefined) return false;
         // Answered once every stanza read before it is durable and counted (§1.3).
-        this.enqueue(() => {
+        this.enqueue(async () => {
+          await sm.counted();
           if (sm.attached) sm.answerRequest();
-          return Promise.resolve();
         });
         return true;
       }
@@ -589,17 +592,21 @@ export class C2sStream {
     );
   }
 
-  private async handleStanza(stanza: Element, seq: number): Promise<void> {
+  /**
+   * Handles a stanza, in input order; resolves once it is handed on, to its delivery (durable in its
+   * target's log, stored, or answered), which never rejects: a failure is answered to the client.
+   */
+  private async handleStanza(stanza: Element, seq: number): Promise<Handoff> {
     const jid = this.boundJid;
-    if (jid === undefined || this.phase !== 'bound') return;
+    if (jid === undefined || this.phase !== 'bound') return DONE;
     const checked = validateClientStanza(stanza, jid);
     if (checked.kind === 'stream-error') {
       this.fail(checked.error);
-      return;
+      return DONE;
     }
     if (checked.kind === 'reply') {
       if (checked.stanza !== undefined) this.deliver(checked.stanza);
-      return;
+      return DONE;
     }
     // RFC 3921 §3 legacy session establishment: accepted as a no-op (RFC 6121 Appendix E).
     if (
@@ -610,14 +617,19 @@ export class C2sStream {
       this.deliver(
         xml('iq', { type: 'result', id: stanza.attrs.id, from: this.host.domain, to: jid.toString() }),
       );
-      return;
+      return DONE;
     }
-    try {
-      await this.host.inbound(this, checked.stanza, seq);
-    } catch (error) {
+    const failed = (error: unknown): void => {
       this.host.logger.error({ session: this.id, err: error }, 'stanza handling failed');
       const reply = errorReply(checked.stanza, { type: 'wait', condition: 'internal-server-error' });
       if (reply !== undefined) this.deliver(reply);
+    };
+    try {
+      const handoff = await this.host.inbound(this, checked.stanza, seq);
+      return { delivered: (handoff?.delivered ?? Promise.resolve()).catch(failed) };
+    } catch (error) {
+      failed(error);
+      return DONE;
     }
   }
 
@@ -646,6 +658,8 @@ export class C2sStream {
     this.host.ended(this, this.endReason);
   }
 }
+
+const DONE: Handoff = { delivered: Promise.resolve() };
 
 function isStanza(element: Element): boolean {
   return (

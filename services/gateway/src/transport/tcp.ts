@@ -303,8 +303,21 @@ class TcpTransport implements Transport {
       this.heldBack.push(data);
       return;
     }
-    this.active.write(data);
+    // Everything written in one turn of the event loop (a flush of stanzas, then <r/>) leaves in one
+    // system call.
+    const socket = this.active;
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(data);
   }
+
+  private corked = false;
 
   close(): void {
     if (this.state === 'closed' || this.closing) return;
