@@ -369,7 +369,7 @@ export class Gateway implements StreamHost {
         .catch(() => undefined); // A dead or forgetful old gateway has nothing left to kick.
     }
     await this.waitForCleanups();
-    const record = (await this.deps.registry.resourcesOf(outcome.jid.bare().toString())).find(
+    const record = (await this.deps.registry.resourcesOfNow(outcome.jid.bare().toString())).find(
       (resource) => resource.jid === jid && resource.session === session,
     );
     if (record === undefined) {
@@ -407,11 +407,14 @@ export class Gateway implements StreamHost {
     const cleanup = (async () => {
       if (owned) {
         this.bound.delete(jid);
-        try {
-          await this.unbind(stream, jid, reason);
-        } finally {
+        const settle = (): void => {
           this.detaching.delete(jid);
           detached();
+        };
+        try {
+          await this.unbind(stream, jid, reason, settle);
+        } finally {
+          settle();
         }
       }
       await this.deps.bus.publish(ConnectionClosed, {
@@ -431,7 +434,17 @@ export class Gateway implements StreamHost {
   }
 
   /** The resource of an ended stream: hibernated (T5, T13), moved (T12), or unbound with §4 (T4, T6, T15). */
-  private async unbind(stream: C2sStream, jid: string, reason: EndReason): Promise<void> {
+  /**
+   * `settled` is called once the resource's fate is in the registry (deliveries waiting for it go on
+   * then); §4 outcomes come after that, since they may route to the user's other resources, which may
+   * be ending just now too.
+   */
+  private async unbind(
+    stream: C2sStream,
+    jid: string,
+    reason: EndReason,
+    settled: () => void,
+  ): Promise<void> {
     const sm = stream.sm;
     if (sm !== undefined) {
       const detached = await this.sm.detach(sm, smCause(stream.smEnd, reason), overflowStanza(stream.smEnd));
@@ -440,6 +453,8 @@ export class Gateway implements StreamHost {
         await this.deps.registry.update(jid, stream.sessionId, { gateway: HIBERNATING });
         return;
       }
+      await this.deps.registry.release(jid, stream.sessionId);
+      settled();
       await this.applyOutcomes(sm.session, jid, detached.stanzas);
     }
     if (stream.available) await this.broadcastUnavailable(stream);
@@ -704,7 +719,7 @@ export class Gateway implements StreamHost {
     origin: string | undefined,
     hops: number,
   ): Promise<void> {
-    const current = (await this.deps.registry.resourcesOf(parseJid(record.jid).bare().toString())).find(
+    const current = (await this.deps.registry.resourcesOfNow(parseJid(record.jid).bare().toString())).find(
       (resource) => resource.jid === record.jid && resource.session === record.session,
     );
     if (current !== undefined && current.gateway !== record.gateway) {
@@ -783,7 +798,7 @@ export class Gateway implements StreamHost {
     } catch {
       // Timeout or no responders: none claimed (spec §6).
     }
-    const resources = await this.deps.registry.resourcesOf(bare);
+    const resources = await this.deps.registry.resourcesOfNow(bare);
     const outcomes = decideOutcomes({
       session: { fullJid, bareJid: bare, domain: this.domain, issuedMamQuery: false },
       boundResources: [...new Set([fullJid, ...resources.map((resource) => resource.jid)])],

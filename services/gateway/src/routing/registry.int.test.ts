@@ -3,7 +3,7 @@ import type { KV } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus } from '@holdfast/bus';
 import { encodeToken } from '@holdfast/events';
-import { recordingLogger, testInfrastructure, uniqueId } from '@holdfast/testing';
+import { eventually, recordingLogger, testInfrastructure, uniqueId } from '@holdfast/testing';
 
 import { ResourceRegistry, ResourceRegistryError } from './registry.js';
 import type { RegisteredResource } from './registry.js';
@@ -57,8 +57,8 @@ describe('claim', () => {
     const phone = record(`${bare}/phone`);
     const claimed = await gatewayA.claim(phone);
     expect(claimed).toEqual({ ok: true, revision: expect.any(Number) as number });
-    expect(await gatewayA.resourcesOf(bare)).toEqual([phone]);
-    expect(await gatewayB.resourcesOf(bare)).toEqual([phone]);
+    expect(await gatewayA.resourcesOfNow(bare)).toEqual([phone]);
+    expect(await gatewayB.resourcesOfNow(bare)).toEqual([phone]);
   });
 
   it('refuses a JID bound by another session and names the holder', async () => {
@@ -78,7 +78,7 @@ describe('claim', () => {
       priority: 0,
       available: false,
     });
-    const [stored] = await gatewayB.resourcesOf(bare);
+    const [stored] = await gatewayB.resourcesOfNow(bare);
     expect(Date.parse(stored?.boundAt ?? '')).toBeGreaterThanOrEqual(before - 1000);
   });
 
@@ -87,7 +87,7 @@ describe('claim', () => {
     const first = await gatewayA.claim(phone);
     const again = await gatewayA.claim({ ...phone, priority: 9 });
     expect(again).toEqual(first);
-    expect((await gatewayA.resourcesOf(phone.jid.split('/')[0] ?? ''))[0]?.priority).toBe(0);
+    expect((await gatewayA.resourcesOfNow(phone.jid.split('/')[0] ?? ''))[0]?.priority).toBe(0);
   });
 
   it('lets exactly one of 20 concurrent claims of one JID win, on both gateways', async () => {
@@ -103,7 +103,7 @@ describe('claim', () => {
     for (const result of results) {
       if (!result.ok) expect(result.holder).toEqual(winners[0]);
     }
-    expect(await gatewayB.resourcesOf(jid.slice(0, jid.indexOf('/')))).toEqual(winners);
+    expect(await gatewayB.resourcesOfNow(jid.slice(0, jid.indexOf('/')))).toEqual(winners);
   });
 
   it('binds again once the holder released, over the release marker', async () => {
@@ -113,7 +113,7 @@ describe('claim', () => {
     expect(await gatewayA.release(jid, first.session)).toBe(true);
     const second = record(jid, { gateway: 'gw-b' });
     expect((await gatewayB.claim(second)).ok).toBe(true);
-    expect(await gatewayA.resourcesOf(jid.slice(0, jid.indexOf('/')))).toEqual([second]);
+    expect(await gatewayA.resourcesOfNow(jid.slice(0, jid.indexOf('/')))).toEqual([second]);
   });
 
   it('refuses what is not a full JID, and binds JIDs whose escaped parts exceed a NATS control line', async () => {
@@ -130,7 +130,7 @@ describe('claim', () => {
     const longBare = `${'.'.repeat(1000)}x@localhost`;
     const longUser = record(`${longBare}/r`);
     expect((await gatewayA.claim(longUser)).ok).toBe(true);
-    expect((await gatewayB.resourcesOf(longBare)).map((r) => r.jid)).toEqual([longUser.jid]);
+    expect((await gatewayB.resourcesOfNow(longBare)).map((r) => r.jid)).toEqual([longUser.jid]);
     expect(busA.nc.isClosed()).toBe(false);
   });
 });
@@ -148,15 +148,15 @@ describe('update', () => {
         presence: '<presence/>',
       }),
     ).toBe(true);
-    expect(await gatewayB.resourcesOf(bare)).toEqual([
+    expect(await gatewayB.resourcesOfNow(bare)).toEqual([
       { ...phone, priority: -1, available: true, presence: '<presence/>' },
     ]);
     expect(await gatewayA.update(phone.jid, phone.session, { available: false, presence: undefined })).toBe(
       true,
     );
-    expect(await gatewayB.resourcesOf(bare)).toEqual([{ ...phone, priority: -1, available: false }]);
+    expect(await gatewayB.resourcesOfNow(bare)).toEqual([{ ...phone, priority: -1, available: false }]);
     expect(await gatewayA.update(phone.jid, phone.session, {})).toBe(true);
-    expect(await gatewayB.resourcesOf(bare)).toEqual([{ ...phone, priority: -1, available: false }]);
+    expect(await gatewayB.resourcesOfNow(bare)).toEqual([{ ...phone, priority: -1, available: false }]);
   });
 
   it('is false for a JID that is not bound, or no longer', async () => {
@@ -177,7 +177,7 @@ describe('update', () => {
       ),
     );
     expect(results).toEqual(Array.from({ length: 10 }, () => true));
-    const [stored] = await gatewayA.resourcesOf(bare);
+    const [stored] = await gatewayA.resourcesOfNow(bare);
     expect(stored?.priority).toBeGreaterThanOrEqual(0);
     expect(stored?.priority).toBeLessThan(10);
 
@@ -186,7 +186,7 @@ describe('update', () => {
       gatewayA.update(phone.jid, phone.session, { presence: '<presence><show>away</show></presence>' }),
       gatewayB.update(phone.jid, phone.session, { priority: 42 }),
     ]);
-    expect(await gatewayA.resourcesOf(bare)).toEqual([
+    expect(await gatewayA.resourcesOfNow(bare)).toEqual([
       { ...phone, priority: 42, presence: '<presence><show>away</show></presence>' },
     ]);
   });
@@ -200,7 +200,7 @@ describe('update', () => {
       gatewayA.release(phone.jid, phone.session),
     ]);
     expect(results.at(-1)).toBe(true);
-    expect(await gatewayA.resourcesOf(bare)).toEqual([]);
+    expect(await gatewayA.resourcesOfNow(bare)).toEqual([]);
   });
 });
 
@@ -210,9 +210,9 @@ describe('release', () => {
     const phone = record(`${bare}/phone`);
     await gatewayA.claim(phone);
     expect(await gatewayB.release(phone.jid, 'someone-else')).toBe(false);
-    expect(await gatewayB.resourcesOf(bare)).toEqual([phone]);
+    expect(await gatewayB.resourcesOfNow(bare)).toEqual([phone]);
     expect(await gatewayB.release(phone.jid, phone.session)).toBe(true);
-    expect(await gatewayA.resourcesOf(bare)).toEqual([]);
+    expect(await gatewayA.resourcesOfNow(bare)).toEqual([]);
     expect(await gatewayA.release(phone.jid, phone.session)).toBe(false);
   });
 
@@ -224,7 +224,7 @@ describe('release', () => {
     await gatewayA.release(jid, old.session);
     await gatewayB.claim(next);
     expect(await gatewayA.release(jid, old.session)).toBe(false);
-    expect(await gatewayA.resourcesOf(jid.slice(0, jid.indexOf('/')))).toEqual([next]);
+    expect(await gatewayA.resourcesOfNow(jid.slice(0, jid.indexOf('/')))).toEqual([next]);
   });
 
   it('of 10 concurrent releases by the holder, exactly one removes the record', async () => {
@@ -250,13 +250,13 @@ describe('resourcesOf', () => {
       record(`${local}@example.co/a`),
     ];
     for (const each of [...mine, ...others]) expect((await gatewayA.claim(each)).ok).toBe(true);
-    const listed = await gatewayB.resourcesOf(bare);
+    const listed = await gatewayB.resourcesOfNow(bare);
     expect(listed).toHaveLength(3);
     expect(listed).toEqual(expect.arrayContaining(mine));
   });
 
   it('is empty for an account without resources', async () => {
-    expect(await gatewayA.resourcesOf(account())).toEqual([]);
+    expect(await gatewayA.resourcesOfNow(account())).toEqual([]);
   });
 
   it('round-trips JIDs with dots, @, slashes, spaces and non-ASCII in them', async () => {
@@ -271,7 +271,7 @@ describe('resourcesOf', () => {
       `${bare}/>`,
     ];
     for (const jid of jids) expect((await gatewayA.claim(record(jid))).ok).toBe(true);
-    const listed = await gatewayB.resourcesOf(bare);
+    const listed = await gatewayB.resourcesOfNow(bare);
     // `.` and `=2E` are different resources: the key encoding is injective.
     expect(listed.map((each) => each.jid).sort()).toEqual([...jids].sort());
   });
@@ -282,7 +282,7 @@ describe('resourcesOf', () => {
     await gatewayA.claim(phone);
     await raw.put(`${encodeToken(bare)}.${encodeToken('broken')}`, '{"v":99}');
     await raw.put(`${encodeToken(bare)}.${encodeToken('garbage')}`, 'not json');
-    expect(await gatewayB.resourcesOf(bare)).toEqual([phone]);
+    expect(await gatewayB.resourcesOfNow(bare)).toEqual([phone]);
     expect(loggerB.records.filter((r) => r.message === 'unreadable resource record skipped')).toHaveLength(2);
     await expect(gatewayA.update(`${bare}/broken`, 'any', {})).rejects.toMatchObject({
       code: 'HF_REGISTRY_RECORD_INVALID',
@@ -304,8 +304,8 @@ describe('releaseAllOf', () => {
     const survivor = record(`${bob}/two`, { gateway: alive });
     for (const each of [...doomed, survivor]) await gatewayA.claim(each);
     expect(await gatewayB.releaseAllOf(dead)).toBe(3);
-    expect(await gatewayA.resourcesOf(alice)).toEqual([]);
-    expect(await gatewayA.resourcesOf(bob)).toEqual([survivor]);
+    expect(await gatewayA.resourcesOfNow(alice)).toEqual([]);
+    expect(await gatewayA.resourcesOfNow(bob)).toEqual([survivor]);
     expect(await gatewayB.releaseAllOf(dead)).toBe(0);
     expect(await gatewayB.releaseAllOf(uniqueId('gw-never'))).toBe(0);
   });
@@ -318,7 +318,7 @@ describe('releaseAllOf', () => {
       Array.from({ length: count }, (_, i) => gatewayA.claim(record(`${bare}/r${i}`, { gateway: dead }))),
     );
     expect(await gatewayB.releaseAllOf(dead)).toBe(count);
-    expect(await gatewayA.resourcesOf(bare)).toEqual([]);
+    expect(await gatewayA.resourcesOfNow(bare)).toEqual([]);
   });
 });
 
@@ -327,7 +327,7 @@ describe('open', () => {
     const again = await ResourceRegistry.open(busB, { bucket, logger: loggerB });
     const phone = record(`${account()}/phone`);
     await gatewayA.claim(phone);
-    expect(await again.resourcesOf(phone.jid.slice(0, phone.jid.indexOf('/')))).toEqual([phone]);
+    expect(await again.resourcesOfNow(phone.jid.slice(0, phone.jid.indexOf('/')))).toEqual([phone]);
 
     const plain = uniqueId('HF_PLAIN_');
     const kv = await new Kvm(busA.js).create(plain, { history: 1 });
@@ -338,5 +338,33 @@ describe('open', () => {
     } finally {
       await kv.destroy();
     }
+  });
+});
+
+describe('routing view', () => {
+  it("shows this gateway's own writes at once and another gateway's shortly after", async () => {
+    const bare = account();
+    const phone = record(`${bare}/phone`);
+    await gatewayA.claim(phone);
+    expect(await gatewayA.resourcesOf(bare)).toEqual([phone]);
+    await eventually(async () => ((await gatewayB.resourcesOf(bare)).length === 1 ? true : undefined), {
+      timeoutMs: 2000,
+      intervalMs: 5,
+    });
+    expect(await gatewayB.resourcesOf(bare)).toEqual([phone]);
+
+    await gatewayB.update(phone.jid, phone.session, { available: true, priority: 3 });
+    expect(await gatewayB.resourcesOf(bare)).toEqual([{ ...phone, available: true, priority: 3 }]);
+    await eventually(async () => ((await gatewayA.resourcesOf(bare))[0]?.priority === 3 ? true : undefined), {
+      timeoutMs: 2000,
+      intervalMs: 5,
+    });
+
+    expect(await gatewayA.release(phone.jid, phone.session)).toBe(true);
+    expect(await gatewayA.resourcesOf(bare)).toEqual([]);
+    await eventually(async () => ((await gatewayB.resourcesOf(bare)).length === 0 ? true : undefined), {
+      timeoutMs: 2000,
+      intervalMs: 5,
+    });
   });
 });

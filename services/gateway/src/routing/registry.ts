@@ -6,6 +6,7 @@ import type { KV } from '@nats-io/kv';
 import type { Bus, BusLogger } from '@holdfast/bus';
 import { encodeToken } from '@holdfast/events';
 
+import { RegistryView } from './registry-view.js';
 import type { ResourceRecord } from './rules.js';
 
 export type { ResourceRecord } from './rules.js';
@@ -41,6 +42,8 @@ export interface ResourceRegistryOptions {
   readonly bucket?: string;
   /** Stream replicas when the bucket is created. */
   readonly replicas?: number;
+  /** Keep the in-process routing view (default true). */
+  readonly view?: boolean;
 }
 
 export type ResourceRegistryErrorCode =
@@ -127,7 +130,7 @@ export class ResourceRegistry {
     private readonly kv: KV,
     private readonly bucket: string,
     private readonly stream: string,
-    private readonly logger: BusLogger,
+    readonly logger: BusLogger,
   ) {}
 
   /** Creates the bucket if it does not exist (history 1, TTL'd purge markers), and binds to it. */
@@ -149,7 +152,33 @@ export class ResourceRegistry {
     }
     // A second binding with direct get off: its reads go to the stream leader (see the class comment).
     const kv = await kvm.open(bucket, { allow_direct: false });
-    return new ResourceRegistry(bus, kv, bucket, streamInfo.config.name, options.logger ?? warningLogger);
+    const registry = new ResourceRegistry(
+      bus,
+      kv,
+      bucket,
+      streamInfo.config.name,
+      options.logger ?? warningLogger,
+    );
+    if (options.view !== false) {
+      await registry.view.start(kv, (error) => {
+        registry.logger.warn({ err: error, bucket }, 'registry watch ended; reading the bucket from now on');
+      });
+    }
+    return registry;
+  }
+
+  /** The routing view (see RegistryView); writes through `claim`, `update` and `release`. */
+  private readonly view = new RegistryView<RegisteredResource>((key, value) => {
+    try {
+      return decodeRecord(key, value);
+    } catch {
+      return undefined; // Unreadable: skipped here, and logged by the reads of the bucket.
+    }
+  });
+
+  /** Stops the routing view's watch. */
+  close(): void {
+    this.view.stop();
   }
 
   /**
@@ -165,7 +194,9 @@ export class ResourceRegistry {
     let expected = 0;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       try {
-        return { ok: true, revision: await this.kv.put(key, value, { previousSeq: expected }) };
+        const revision = await this.kv.put(key, value, { previousSeq: expected });
+        this.view.apply(key, revision, record);
+        return { ok: true, revision };
       } catch (error) {
         if (!isWrongSequence(error)) throw error;
       }
@@ -189,7 +220,8 @@ export class ResourceRegistry {
       const current = await this.current(key);
       if (current?.record.session !== session) return false;
       try {
-        await this.kv.update(key, encodeRecord(patched(current.record, patch)), current.revision);
+        const next = patched(current.record, patch);
+        this.view.apply(key, await this.kv.update(key, encodeRecord(next), current.revision), next);
         return true;
       } catch (error) {
         if (!isWrongSequence(error)) throw error;
@@ -204,8 +236,16 @@ export class ResourceRegistry {
     return this.releaseWhere(key, await this.current(key), (record) => record.session === session);
   }
 
-  /** Every resource bound to `bareJid`, in no particular order. See the class comment for consistency. */
+  /**
+   * Every resource bound to `bareJid`, in no particular order, from the routing view (which lags the
+   * bucket by its watch); see `resourcesOfNow` for a read of the bucket itself.
+   */
   async resourcesOf(bareJid: string): Promise<RegisteredResource[]> {
+    return this.view.recordsOf(keyToken(bareJid)) ?? this.resourcesOfNow(bareJid);
+  }
+
+  /** Every resource bound to `bareJid`, read from the bucket. See the class comment for consistency. */
+  async resourcesOfNow(bareJid: string): Promise<RegisteredResource[]> {
     const filter = `$KV.${this.bucket}.${keyToken(bareJid)}.>`;
     const messages = await this.bus.jsm.direct.getLastMessagesFor(this.stream, { multi_last: [filter] });
     const records: RegisteredResource[] = [];
@@ -264,6 +304,8 @@ export class ResourceRegistry {
       if (current === undefined || !owns(current.record)) return false;
       try {
         await this.kv.purge(key, { previousSeq: current.revision, ttl: MARKER_TTL });
+        // The purge's own revision is later than the one it replaced; the watch brings the exact one.
+        this.view.apply(key, current.revision + 1, undefined);
         return true;
       } catch (error) {
         if (!isWrongSequence(error)) throw error;

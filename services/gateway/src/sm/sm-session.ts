@@ -341,9 +341,10 @@ export class SmSession {
   }
 
   private async flush(): Promise<void> {
+    if (!this.attached) return; // Detached: the pending stanzas are queued or decided at detach.
     const batch = this.pending;
     this.pending = [];
-    if (batch.length === 0 || !this.attached) return;
+    if (batch.length === 0) return;
     this.inFlight = batch.length;
     try {
       await this.flushBatch(batch);
@@ -520,7 +521,10 @@ export class SmSession {
     entries: readonly UnackedEntry[];
     pending: readonly PendingStanza[];
   }> {
-    await this.counted();
+    // Stanzas still being delivered are not counted any more (their senders resend them after a
+    // resume): waiting for their deliveries could wait for this very session's queue.
+    this.countingStopped = true;
+    await this.counting;
     await this.flushing;
     await this.ackChain;
     const pending = [...this.pending, ...this.overflowed.splice(0)];
