@@ -23,8 +23,8 @@ beforeAll(async () => {
   const url = testInfrastructure().natsUrl;
   busA = await Bus.connect({ url, name: 'registry-test-a', node: 'gw-a', logger: loggerA });
   busB = await Bus.connect({ url, name: 'registry-test-b', node: 'gw-b', logger: loggerB });
-  gatewayA = await ResourceRegistry.open(busA, { bucket, logger: loggerA });
-  gatewayB = await ResourceRegistry.open(busB, { bucket, logger: loggerB });
+  gatewayA = await ResourceRegistry.open(busA, { bucket, logger: loggerA, view: true });
+  gatewayB = await ResourceRegistry.open(busB, { bucket, logger: loggerB, view: true });
   raw = await new Kvm(busA.js).open(bucket);
 });
 
