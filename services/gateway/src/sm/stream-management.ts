@@ -411,14 +411,30 @@ export class StreamManagement {
     now: Date,
     how: { readonly delivery?: string | undefined; readonly unreachableOwner?: string | undefined } = {},
   ): Promise<AppendResult> {
-    return appendToQueue(this.deps.log, {
-      session,
-      stanza: serialize(stampDelay(stanza, bareJid, now)),
-      maxQueueSize: this.deps.config.maxQueueSize,
-      ...(how.unreachableOwner === undefined ? {} : { unreachableOwner: how.unreachableOwner }),
-      ...(how.delivery === undefined ? {} : { id: how.delivery }),
+    const append = (): Promise<AppendResult> =>
+      appendToQueue(this.deps.log, {
+        session,
+        stanza: serialize(stampDelay(stanza, bareJid, now)),
+        maxQueueSize: this.deps.config.maxQueueSize,
+        ...(how.unreachableOwner === undefined ? {} : { unreachableOwner: how.unreachableOwner }),
+        ...(how.delivery === undefined ? {} : { id: how.delivery }),
+      });
+    // One append at a time per session from this gateway: in order, and without racing each other for
+    // the fence (a burst of concurrent appends would mostly lose their compare-and-set).
+    const previous = this.appending.get(session) ?? Promise.resolve();
+    const result = previous.then(append, append);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.appending.set(session, tail);
+    void tail.then(() => {
+      if (this.appending.get(session) === tail) this.appending.delete(session);
     });
+    return result;
   }
+
+  private readonly appending = new Map<string, Promise<void>>();
 
   private sessionDeps(): ConstructorParameters<typeof SmSession>[4] {
     return {
