@@ -333,13 +333,6 @@ export class SmSession {
     return settled;
   }
 
-  /** Resolves when every stanza handed to `send` so far is written (or the session is gone). */
-  async settled(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    await this.flushing;
-    await this.ackChain;
-  }
-
   private async flush(): Promise<void> {
     if (!this.attached) return; // Detached: the pending stanzas are queued or decided at detach.
     const batch = this.pending;
