@@ -194,6 +194,13 @@ export const OPTIONS = {
     min: 200,
     doc: 'a gateway whose heartbeat has not changed for this long is dead: session-state moves its resumable sessions to hibernation and ends the others',
   }),
+  timeout_lease_ms: int({
+    env: 'TIMEOUT_LEASE_MS',
+    group: gw,
+    default: 5000,
+    min: 500,
+    doc: "a timeout instance holds its partitions of hibernation timers this long between renewals (every third of it); a dead one's partitions move to the others after at most this",
+  }),
 
   hibernation_time_s: int({
     env: 'SM_HIBERNATION_TIME_S',

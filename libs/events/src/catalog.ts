@@ -137,6 +137,16 @@ export const SmHibernationStarted = sessionEvent(
   'f.state',
 );
 
+/**
+ * A hibernating session's deadline moved (`sm.hibernation.set_deadline`, §6): the timer of the state
+ * before it is void; the state carries the new `deadline`.
+ */
+export const SmHibernationDeadlineSet = sessionEvent(
+  'sm.hibernation_deadline_set',
+  { jid, deadline: isoTime, state: smState },
+  'f.state',
+);
+
 /** A stanza queued for a session without a connection: the stamped copy (§2.5) is the queue entry. */
 export const SmHibernationStanzaQueued = sessionEvent(
   'sm.hibernation_stanza_queued',
@@ -203,6 +213,7 @@ export const EVENT_DEFINITIONS = [
   SmEnabled,
   SmAckDelayed,
   SmHibernationStarted,
+  SmHibernationDeadlineSet,
   SmHibernationStanzaQueued,
   SmHibernationEnded,
   SmSessionTerminated,
@@ -242,6 +253,11 @@ export const SmResumeClaim = defineCommand({
       ok: z.literal(false),
       condition: z.enum(['item-not-found', 'undefined-condition', 'internal-server-error']),
       h: counter.optional(),
+      /**
+       * §7.3: the session was HIBERNATING past its deadline; this `<failed h/>` is its only report. The
+       * resuming gateway expires it (T9 with no h-record kept) at version `expire`.
+       */
+      expire: z.number().int().min(1).optional(),
     }),
     z.object({
       ok: z.literal(true),
@@ -263,6 +279,29 @@ export const SmSetHibernationDeadline = defineCommand({
   reply: z.discriminatedUnion('ok', [
     z.object({ ok: z.literal(true), deadline: isoTime }),
     z.object({ ok: z.literal(false), reason: z.enum(['not-hibernating', 'unknown-session']) }),
+  ]),
+});
+
+/**
+ * Ends a session that has no connection (T9 `expired`, T11 `evicted`), asked by the timeout service or
+ * session-state and carried out by any gateway (a queue group): the fenced termination, §4 for its queue
+ * and the unavailable presence. Only the state at `version` that is still HIBERNATING is ended (§7.16: a
+ * timer for a session resumed, replaced or revoked meanwhile is a no-op); `expired` also waits for the
+ * deadline it finds (`early` with the deadline, so a moved deadline is re-armed, never fired early).
+ */
+export const SmTerminate = defineCommand({
+  name: 'sm.terminate',
+  request: z.object({
+    session: sessionId,
+    kind: z.enum(['expired', 'evicted']),
+    version: z.number().int().min(1),
+    /** §5, §7.3: keep no h-record (a resume that found the deadline passed reports `h` itself). */
+    keepRecord: z.boolean().optional(),
+  }),
+  reply: z.discriminatedUnion('result', [
+    z.object({ result: z.literal('terminated'), unacked: count }),
+    z.object({ result: z.literal('stale') }),
+    z.object({ result: z.literal('early'), deadline: isoTime }),
   ]),
 });
 

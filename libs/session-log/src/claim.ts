@@ -87,11 +87,15 @@ export async function claimResume(
     );
     try {
       if (decision.kind === 'failed') {
-        if (snapshot !== undefined && owned && (decision.deleteRecord || decision.expireWithoutRecord)) {
-          await revoke(log, snapshot, at, decision.expireWithoutRecord === true ? 'expired' : undefined);
-        }
         const condition =
           decision.condition === 'undefined-condition' ? decision.condition : 'item-not-found';
+        if (snapshot !== undefined && owned && decision.expireWithoutRecord === true) {
+          // §7.3: the resuming gateway ends it (T9: §4 and unbind, which need its router).
+          return { ok: false, condition, h: decision.h, expire: snapshot.record.state.version };
+        }
+        if (snapshot !== undefined && owned && decision.deleteRecord === true) {
+          await revoke(log, snapshot, at);
+        }
         return decision.h === undefined ? { ok: false, condition } : { ok: false, condition, h: decision.h };
       }
       if (snapshot === undefined) return { ok: false, condition: 'item-not-found' };
@@ -170,24 +174,18 @@ function withoutHibernation(state: SmState): SmState {
 }
 
 /**
- * T14 and §7.3: the h-record was reported (or a deadline already passed): the session is over and its
- * SM-ID revoked, so the next attempt gets a plain `item-not-found`.
+ * T14 and §5: the h-record was reported, aged out or pruned. The session stays TERMINATED with no record
+ * kept, so the next attempt gets a plain `item-not-found`.
  */
-async function revoke(
-  log: SessionLog,
-  snapshot: SessionSnapshot,
-  at: Date,
-  expiredNow: 'expired' | undefined,
-): Promise<void> {
+async function revoke(log: SessionLog, snapshot: SessionSnapshot, at: Date): Promise<void> {
   const previous = snapshot.record.state;
   const state: SmState = {
-    ...withoutHibernation(previous),
+    ...stateWithout(previous, 'owner', 'hibernatedAt', 'deadline'),
     status: 'TERMINATED',
-    terminatedKind: expiredNow ?? previous.terminatedKind ?? 'closed',
+    terminatedKind: previous.terminatedKind ?? 'closed',
     recordKept: false,
     h: snapshot.h,
   };
-  const unowned = stateWithout(state, 'owner');
   await log.publishFenced(
     SmSessionTerminated,
     {
@@ -196,13 +194,36 @@ async function revoke(
       data: {
         session: snapshot.session,
         jid: state.jid,
-        kind: unowned.terminatedKind ?? 'closed',
+        kind: state.terminatedKind ?? 'closed',
         h: snapshot.h,
-        unacked: snapshot.entries.length,
-        state: unowned,
+        unacked: 0,
+        state,
       },
     },
     snapshot.record.seq,
     'f.state',
   );
+}
+
+/**
+ * §5: deletes a terminated session's h-record (pruned by `max_old_sessions`, aged out, or revoked), so
+ * a resume gets `item-not-found` without `h`. False when there was no record to delete.
+ */
+export async function forgetRecord(
+  log: SessionLog,
+  session: string,
+  now: Date = new Date(),
+): Promise<boolean> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const snapshot = await log.snapshot(session);
+    const state = snapshot?.record.state;
+    if (snapshot === undefined || state?.status !== 'TERMINATED' || state.recordKept !== true) return false;
+    try {
+      await revoke(log, snapshot, now);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConcurrencyConflictError)) throw error;
+    }
+  }
+  throw new Error(`session ${session} is too contended to forget its h-record`);
 }

@@ -174,6 +174,7 @@ function stateOf(event: AnyEvent): SmState | undefined {
   switch (event.type) {
     case 'sm.enabled':
     case 'sm.hibernation_started':
+    case 'sm.hibernation_deadline_set':
     case 'sm.hibernation_ended':
     case 'sm.session_terminated':
       return event.data.state;

@@ -7,13 +7,15 @@ import {
   ConnectionOpened,
   GatewayDeliver,
   GatewayKick,
+  SmTerminate,
   SmUnackedDispose,
   SmUnackedOutcome,
   StanzaReceived,
   StanzaSent,
+  type ReplyOf,
 } from '@holdfast/events';
 import { SessionLog } from '@holdfast/session-log';
-import { decideOutcomes, type UnackedMessagePolicy } from '@holdfast/sm';
+import { decideOutcomes, type TerminatedKind, type UnackedMessagePolicy } from '@holdfast/sm';
 import { metrics } from '@opentelemetry/api';
 import { BusTimeoutError, NoRespondersError } from '@holdfast/bus';
 import {
@@ -51,8 +53,10 @@ import {
   StreamManagement,
   parsePrevid,
   type EnableOutcome,
+  type FromLog,
   type ResumeOutcome,
   type StreamManagementConfig,
+  type TerminateGuard,
 } from './sm/stream-management.js';
 
 export interface GatewayOptions {
@@ -160,6 +164,15 @@ export class Gateway implements StreamHost {
           ),
         { target },
       ),
+      // T9/T11 decided by the timeout service or session-state: any gateway carries it out.
+      this.deps.bus.serve(SmTerminate, async (request): Promise<ReplyOf<typeof SmTerminate>> => {
+        const ended = await this.endFromLog(request.session, request.kind, {
+          version: request.version,
+          ...(request.keepRecord === undefined ? {} : { keepRecord: request.keepRecord }),
+        });
+        if (ended.kind === 'terminated') return { result: 'terminated', unacked: ended.stanzas.length };
+        return ended.kind === 'early' ? { result: 'early', deadline: ended.deadline } : { result: 'stale' };
+      }),
       this.deps.bus.serve(
         GatewayKick,
         (request) => {
@@ -271,7 +284,7 @@ export class Gateway implements StreamHost {
   private async evict(holder: ResourceRecord): Promise<void> {
     if (holder.gateway === HIBERNATING) {
       // Spec §7.9, T10: a hibernating session with this resource ends before the new bind completes.
-      await this.terminateFromLog(holder, 'closed');
+      await this.endFromLog(holder.session, 'closed');
       await this.deps.registry.release(holder.jid, holder.session);
       return;
     }
@@ -350,7 +363,16 @@ export class Gateway implements StreamHost {
         stream.smEnd = end;
       },
     );
-    if (outcome.kind === 'failed') return outcome;
+    if (outcome.kind === 'failed') {
+      // §7.3: a resume that found the deadline passed ends the session (T9), its h reported just now.
+      if (outcome.expire !== undefined) {
+        await this.endFromLog(outcome.expire.session, 'expired', {
+          version: outcome.expire.version,
+          keepRecord: false,
+        });
+      }
+      return outcome;
+    }
     const jid = outcome.jid.toString();
     const session = outcome.sm.session;
     const previous = this.bound.get(jid);
@@ -748,7 +770,7 @@ export class Gateway implements StreamHost {
       }
       case 'overflow':
         // T11b: the queue is full; the session ends and §4 decides its stanzas and this one.
-        await this.terminateFromLog(record, 'overflow', stanza);
+        await this.endFromLog(record.session, 'overflow', { extra: stanza });
         await this.deps.registry.release(record.jid, record.session);
         return;
       case 'gone':
@@ -759,19 +781,22 @@ export class Gateway implements StreamHost {
   }
 
   /**
-   * Ends a session that has no connection here (T10, T11b) from its log: the same §4 outcomes, then the
-   * resource goes unavailable.
+   * Ends a session that has no connection here from its log (T9, T10, T11, T11b; see
+   * StreamManagement.terminateFromLog): §4 for its queue, then the resource goes unavailable and leaves
+   * the registry.
    */
-  private async terminateFromLog(
-    record: ResourceRecord,
-    kind: 'closed' | 'overflow',
-    extra?: Element,
-  ): Promise<void> {
-    const stanzas = await this.sm.terminateFromLog(record.session, kind, extra);
-    if (stanzas === undefined) return;
-    await this.applyOutcomes(record.session, record.jid, stanzas);
-    const unavailable = xml('presence', { type: 'unavailable', from: record.jid });
-    await this.roster.broadcast(unavailable, parseJid(record.jid).bare().toString());
+  private async endFromLog(
+    session: string,
+    kind: TerminatedKind,
+    guard: TerminateGuard = {},
+  ): Promise<FromLog> {
+    const ended = await this.sm.terminateFromLog(session, kind, guard);
+    if (ended.kind !== 'terminated') return ended;
+    await this.applyOutcomes(session, ended.jid, ended.stanzas);
+    const unavailable = xml('presence', { type: 'unavailable', from: ended.jid });
+    await this.roster.broadcast(unavailable, parseJid(ended.jid).bare().toString());
+    await this.deps.registry.release(ended.jid, session);
+    return ended;
   }
 
   /**

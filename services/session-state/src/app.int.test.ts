@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus } from '@holdfast/bus';
-import type { Config } from '@holdfast/config';
 import { SmEnabled, SmResumeClaim, StanzaSent, type SmState } from '@holdfast/events';
 import { SessionLog, gatewayKey, hashSecret, openGatewaysBucket } from '@holdfast/session-log';
 import { SmQueue, SmSessions, Store } from '@holdfast/store';
 import { eventually, recordingLogger, testInfrastructure, uniqueId } from '@holdfast/testing';
 
-import { build, type SessionStateApp } from './app.js';
+import { build, type SessionStateApp, type SessionStateConfig } from './app.js';
 
 const logger = recordingLogger();
 const infra = testInfrastructure();
@@ -17,8 +16,10 @@ const config = {
   node_id: 'ss-test',
   old_session_ttl_s: 0,
   gateway_dead_after_ms: 2000,
+  max_hibernated_sessions: 10,
+  max_old_sessions: 10,
   nats_stream_replicas: 1,
-} satisfies Pick<Config, 'node_id' | 'old_session_ttl_s' | 'gateway_dead_after_ms' | 'nats_stream_replicas'>;
+} satisfies SessionStateConfig;
 
 let bus: Bus;
 let store: Store;

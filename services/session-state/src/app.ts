@@ -1,6 +1,6 @@
 import type { Bus, BusLogger, Service } from '@holdfast/bus';
 import type { Config } from '@holdfast/config';
-import { SmResumeClaim } from '@holdfast/events';
+import { SmResumeClaim, type AnyEvent } from '@holdfast/events';
 import {
   SessionLog,
   claimResume,
@@ -10,13 +10,19 @@ import {
 } from '@holdfast/session-log';
 import type { Store } from '@holdfast/store';
 
+import { UserLimits } from './limits/user-limits.js';
 import { ProjectionConsumers } from './projection/projection-consumers.js';
 import { SessionProjector } from './projection/session-projector.js';
 import { GatewayTakeover } from './takeover/gateway-takeover.js';
 
 export type SessionStateConfig = Pick<
   Config,
-  'node_id' | 'old_session_ttl_s' | 'gateway_dead_after_ms' | 'nats_stream_replicas'
+  | 'node_id'
+  | 'old_session_ttl_s'
+  | 'gateway_dead_after_ms'
+  | 'nats_stream_replicas'
+  | 'max_hibernated_sessions'
+  | 'max_old_sessions'
 >;
 
 export interface AppDeps {
@@ -41,16 +47,31 @@ export interface SessionStateApp {
 
 /**
  * session-state, the durable half of stream management: answers resume claims (spec §2.3 steps 2-3)
- * on the session log, projects the logs into MongoDB, and takes over the sessions of gateways that died.
+ * on the session log, projects the logs into MongoDB, applies the per-user limits of §5 from that
+ * projection, and takes over the sessions of gateways that died.
  * Nothing subscribes or consumes until `start`.
  */
 export function build(deps: AppDeps): SessionStateApp {
   const { config, bus, store, logger } = deps;
   const log = new SessionLog(bus);
-  const projection = new ProjectionConsumers(bus, new SessionProjector(store, log), {
+  const projector = new SessionProjector(store, log);
+  const limits = new UserLimits(bus, store, log, {
+    maxHibernatedSessions: config.max_hibernated_sessions,
+    maxOldSessions: config.max_old_sessions,
     logger,
-    ...(deps.durablePrefix === undefined ? {} : { durablePrefix: deps.durablePrefix }),
   });
+  const apply = async (event: AnyEvent, seq: number): Promise<void> => {
+    await projector.apply(event, seq);
+    limits.after(event);
+  };
+  const projection = new ProjectionConsumers(
+    bus,
+    { apply },
+    {
+      logger,
+      ...(deps.durablePrefix === undefined ? {} : { durablePrefix: deps.durablePrefix }),
+    },
+  );
   const takeover = new GatewayTakeover({ log, store, projection, logger });
   const bucket = {
     replicas: config.nats_stream_replicas,
@@ -84,6 +105,7 @@ export function build(deps: AppDeps): SessionStateApp {
     stop: async () => {
       // Each part stops even if another fails (e.g. on a connection that is already closed).
       const results = await Promise.allSettled([watch?.stop(), claims?.stop(), projection.stop()]);
+      await limits.stop();
       const failures = results.flatMap((result) =>
         result.status === 'rejected' ? [result.reason as unknown] : [],
       );

@@ -15,6 +15,8 @@ const config = {
   node_id: 'ss-restart',
   old_session_ttl_s: 0,
   gateway_dead_after_ms: 2000,
+  max_hibernated_sessions: 10,
+  max_old_sessions: 10,
   nats_stream_replicas: 1,
 };
 

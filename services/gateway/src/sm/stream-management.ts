@@ -28,6 +28,7 @@ import {
   stampDelay,
   type SmFailed,
   type SmStreamSnapshot,
+  type TerminatedKind,
 } from '@holdfast/sm';
 import { parseJid, serialize, type Element, type Jid } from '@holdfast/xmpp';
 
@@ -71,7 +72,12 @@ export type EnableOutcome =
   | { readonly kind: 'enabled'; readonly reply: Element; readonly sm: SmSession };
 
 export type ResumeOutcome =
-  | { readonly kind: 'failed'; readonly reply: Element }
+  | {
+      readonly kind: 'failed';
+      readonly reply: Element;
+      /** §7.3: the session was past its deadline; the gateway expires this version (no h-record kept). */
+      readonly expire?: { readonly session: string; readonly version: number };
+    }
   | {
       readonly kind: 'resumed';
       readonly reply: Element;
@@ -80,6 +86,23 @@ export type ResumeOutcome =
       /** T12: the gateway whose connection still held the session, to be kicked. */
       readonly previousOwner: string | undefined;
     };
+
+export interface TerminateGuard {
+  /** The stanza whose arrival ended the session (T11b): §4 decides it last. */
+  readonly extra?: Element;
+  /** End only this version, and only while it hibernates (a timer's or a limit's decision). */
+  readonly version?: number;
+  /** False: keep no h-record (§7.3: the resume that found the deadline passed reported `h`). */
+  readonly keepRecord?: boolean;
+}
+
+/** A termination from the log: done (with the stanzas for §4), nothing to do, or not due yet. */
+export type FromLog =
+  | { readonly kind: 'terminated'; readonly jid: string; readonly stanzas: readonly Element[] }
+  | { readonly kind: 'stale' }
+  | { readonly kind: 'early'; readonly deadline: string };
+
+const STALE: FromLog = { kind: 'stale' };
 
 /** How an attached session ended, for the gateway's unbind. */
 export type Detached =
@@ -198,11 +221,12 @@ export class StreamManagement {
       return this.resumeFailed(account, { kind: 'failed', condition: 'internal-server-error' });
     }
     if (!reply.ok) {
-      return this.resumeFailed(account, {
+      const failed = this.resumeFailed(account, {
         kind: 'failed',
         condition: reply.condition,
         ...(reply.h === undefined ? {} : { h: reply.h }),
       });
+      return reply.expire === undefined ? failed : { ...failed, expire: { session, version: reply.expire } };
     }
     let entries;
     try {
@@ -255,7 +279,7 @@ export class StreamManagement {
     );
   }
 
-  private resumeFailed(account: string, failed: SmFailed): ResumeOutcome {
+  private resumeFailed(account: string, failed: SmFailed): ResumeOutcome & { kind: 'failed' } {
     // Metric event; never the SM-ID (spec §6).
     this.deps.bus
       .publish(SmResumeFailed, {
@@ -351,24 +375,37 @@ export class StreamManagement {
   }
 
   /**
-   * Terminates a session that has no connection here (T10, T11b) from its log; returns the stanzas for
-   * §4 (its queue, plus `extra`), or undefined when it was not an SM session or ended already.
+   * Terminates a session that has no connection (T9 expired, T10 closed, T11 evicted, T11b overflow)
+   * from its log, fenced on the state it read; returns the stanzas for §4 (its queue, plus `extra`).
+   * `version` guards a termination decided elsewhere (a timer, a limit): only that version, still
+   * HIBERNATING, is ended (§7.16); `expired` never fires before the deadline it finds.
    */
   async terminateFromLog(
     session: string,
-    kind: 'closed' | 'overflow',
-    extra?: Element,
-  ): Promise<Element[] | undefined> {
+    kind: TerminatedKind,
+    guard: TerminateGuard = {},
+  ): Promise<FromLog> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const snapshot = await this.deps.log.snapshot(session);
-      if (snapshot === undefined || snapshot.record.state.status === 'TERMINATED') return undefined;
+      const found = snapshot?.record.state;
+      if (snapshot === undefined || found === undefined || found.status === 'TERMINATED') return STALE;
+      if (
+        guard.version !== undefined &&
+        (found.version !== guard.version || found.status !== 'HIBERNATING')
+      ) {
+        return STALE;
+      }
       const now = this.deps.now();
-      const rest = stateWithout(snapshot.record.state, 'owner', 'hibernatedAt', 'deadline');
+      if (kind === 'expired' && found.deadline !== undefined && Date.parse(found.deadline) > now.getTime()) {
+        return { kind: 'early', deadline: found.deadline };
+      }
+      const rest = stateWithout(found, 'owner', 'hibernatedAt', 'deadline');
       const state: SmState = {
         ...rest,
         status: 'TERMINATED',
         terminatedKind: kind,
-        recordKept: kind === 'overflow',
+        // §5: expired, evicted and overflow keep h for one `<failed h/>`; closed revokes.
+        recordKept: kind !== 'closed' && guard.keepRecord !== false,
         h: snapshot.h,
         acked: snapshot.acked,
         ackedThrough: snapshot.ackedThrough,
@@ -395,10 +432,15 @@ export class StreamManagement {
       const seen = snapshot.entries.at(-1)?.seq ?? snapshot.ackedThrough;
       const late = (await this.deps.log.entries(session, seen + 1)).filter((entry) => entry.seq < committed);
       const bare = bareOf(state.jid);
-      return [
-        ...[...snapshot.entries, ...late].map((entry) => parseStanzaText(entry.stanza)),
-        ...(extra === undefined ? [] : [stampDelay(extra, bare, now)]),
-      ];
+      const { extra } = guard;
+      return {
+        kind: 'terminated',
+        jid: state.jid,
+        stanzas: [
+          ...[...snapshot.entries, ...late].map((entry) => parseStanzaText(entry.stanza)),
+          ...(extra === undefined ? [] : [stampDelay(extra, bare, now)]),
+        ],
+      };
     }
     throw new Error(`session ${session} is too contended to terminate`);
   }

@@ -5,6 +5,8 @@ import type { SmHRecordDocument, SmQueueDocument, SmSessionDocument } from '@hol
 /** What one state or queue event changes in the `sm_sessions` document. */
 export type SessionWrite =
   | { readonly kind: 'replace'; readonly document: SmSessionDocument }
+  /** A moved deadline (§6 set_deadline): the rest of the document, its queue length included, stays. */
+  | { readonly kind: 'deadline'; readonly deadline: Date; readonly lastSeq: number; readonly updatedAt: Date }
   | {
       readonly kind: 'queue-length';
       readonly queueLength: number;
@@ -76,6 +78,18 @@ export function projectEvent(event: AnyEvent, seq: number): Projection | undefin
         beforeSeq: seq,
         count: event.data.queued,
       });
+    case 'sm.hibernation_deadline_set':
+      return {
+        session: event.data.session,
+        sessionWrite: {
+          kind: 'deadline',
+          deadline: new Date(event.data.deadline),
+          lastSeq: seq,
+          updatedAt: at,
+        },
+        queue: { kind: 'none' },
+        hRecord: { kind: 'none' },
+      };
     case 'sm.hibernation_ended':
     case 'sm.session_terminated':
       return stateProjection(event.data.session, event.data.state, seq, at, 0, { kind: 'clear' });

@@ -28,7 +28,7 @@ export class ProjectionConsumers {
 
   constructor(
     private readonly bus: Bus,
-    private readonly projector: SessionProjector,
+    private readonly projector: Pick<SessionProjector, 'apply'>,
     private readonly options: ProjectionConsumersOptions,
   ) {}
 

@@ -82,6 +82,16 @@ export class SessionProjector {
   }
 
   private async applySession({ session, sessionWrite }: Projection, seq: number): Promise<void> {
+    if (sessionWrite.kind === 'deadline') {
+      const { deadline, lastSeq, updatedAt } = sessionWrite;
+      await this.store.run(SmSessions, 'updateOne', (collection) =>
+        collection.updateOne(
+          { _id: session, lastSeq: { $lt: seq } },
+          { $set: { deadline, lastSeq, updatedAt } },
+        ),
+      );
+      return;
+    }
     if (sessionWrite.kind === 'queue-length') {
       const { queueLength, lastSeq, updatedAt } = sessionWrite;
       await this.store.run(SmSessions, 'updateOne', (collection) =>

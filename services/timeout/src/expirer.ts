@@ -1,0 +1,102 @@
+import { BusTimeoutError, NoRespondersError, type Bus, type BusLogger } from '@holdfast/bus';
+import { SmTerminate } from '@holdfast/events';
+
+import type { PartitionTimers } from './partition-timers.js';
+import type { Timer, TimerTable } from './timer-table.js';
+
+export interface ExpirerOptions {
+  /** How often due timers are collected (ms). */
+  readonly tickMs?: number;
+  /** Terminations asked for at once. */
+  readonly concurrency?: number;
+  readonly requestTimeoutMs?: number;
+  /** After a failed request (no gateway answering, a timeout), the timer is tried again this much later. */
+  readonly retryMs?: number;
+  readonly now?: () => number;
+  /** Each fired timer, for metrics and tests: when it was due and when the termination was answered. */
+  readonly onFired?: (timer: Timer, result: 'terminated' | 'stale', answeredAt: number) => void;
+}
+
+/**
+ * Fires due hibernation timers (spec T9): every tick, each loaded partition's due timers become
+ * `sm.terminate` requests (kind `expired`, the timer's version), carried out by any gateway, which ends
+ * the session only if that version still hibernates and its deadline has passed. `early` (the deadline
+ * moved) re-arms at the deadline found; a failure retries later; `stale` and `terminated` settle.
+ */
+export class Expirer {
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  private readonly firing = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly timers: PartitionTimers,
+    private readonly logger: BusLogger,
+    private readonly options: ExpirerOptions = {},
+  ) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await Promise.allSettled([...this.firing]);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.tick();
+      this.schedule();
+    }, this.options.tickMs ?? 100);
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  private tick(): void {
+    const limit = this.options.concurrency ?? 512;
+    const now = this.now();
+    for (const table of this.timers.ready()) {
+      for (const timer of table.due(now)) {
+        // Over the limit: stays due; the next tick takes it (its deadline, so its lateness, unchanged).
+        if (this.inFlight >= limit) table.rearm(timer, timer.deadline);
+        else this.fire(table, timer);
+      }
+    }
+  }
+
+  private fire(table: TimerTable, timer: Timer): void {
+    this.inFlight += 1;
+    const firing = this.terminate(table, timer).finally(() => {
+      this.inFlight -= 1;
+      this.firing.delete(firing);
+    });
+    this.firing.add(firing);
+  }
+
+  private async terminate(table: TimerTable, timer: Timer): Promise<void> {
+    try {
+      const reply = await this.bus.request(
+        SmTerminate,
+        { session: timer.session, kind: 'expired', version: timer.version },
+        { timeoutMs: this.options.requestTimeoutMs ?? 10_000 },
+      );
+      if (reply.result === 'early') {
+        table.rearm(timer, Date.parse(reply.deadline));
+        return;
+      }
+      table.settle(timer);
+      this.options.onFired?.(timer, reply.result, this.now());
+    } catch (error) {
+      if (!(error instanceof NoRespondersError || error instanceof BusTimeoutError)) {
+        this.logger.warn({ err: error, session: timer.session }, 'expiry failed; will retry');
+      }
+      table.rearm(timer, this.now() + (this.options.retryMs ?? 1000));
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
+import type { Bus, BusLogger } from '@holdfast/bus';
+import { STREAMS, decodeEvent, type AnyEvent, type SmState } from '@holdfast/events';
+
+import { TimerTable } from './timer-table.js';
+
+/** The state lane of every session of one partition. */
+export function stateLaneFilter(partition: number): string {
+  return `hf.session.${partition}.*.f.state.>`;
+}
+
+interface Loaded {
+  readonly table: TimerTable;
+  readonly messages: ConsumerMessages;
+  /** True once the partition's stored states are all in the table (timers may fire from then on). */
+  readonly loaded: boolean;
+  readonly done: Promise<void>;
+}
+
+/**
+ * The timers of the partitions this instance holds, rebuilt from the session log itself: an ordered
+ * consumer per partition over the `f.state` lane, delivering first the last event of each subject
+ * (`last_per_subject`: each session's latest state per type, so its latest state overall), then every
+ * new one. No timer is stored anywhere else, so nothing can disagree with the log: a deadline that
+ * passed while every instance was down is found due at load.
+ */
+export class PartitionTimers {
+  private readonly partitions = new Map<number, Loaded>();
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly logger: BusLogger,
+  ) {}
+
+  async load(partition: number): Promise<void> {
+    if (this.partitions.has(partition)) return;
+    const table = new TimerTable();
+    const consumer = await this.bus.js.consumers.get(STREAMS.session.name, {
+      filter_subjects: [stateLaneFilter(partition)],
+      deliver_policy: DeliverPolicy.LastPerSubject,
+    });
+    const pending = (await consumer.info()).num_pending;
+    const messages = await consumer.consume();
+    const status = { loaded: pending === 0 };
+    const done = (async () => {
+      for await (const message of messages) {
+        const event = decodeOrWarn(message.data, this.logger);
+        const state = event === undefined ? undefined : stateOf(event);
+        if (state !== undefined) table.observe(state.session, message.seq, state);
+        if (message.info.pending === 0) status.loaded = true;
+      }
+    })();
+    const entry: Loaded = {
+      table,
+      messages,
+      get loaded() {
+        return status.loaded;
+      },
+      done,
+    };
+    this.partitions.set(partition, entry);
+  }
+
+  async drop(partition: number): Promise<void> {
+    const entry = this.partitions.get(partition);
+    if (entry === undefined) return;
+    this.partitions.delete(partition);
+    await entry.messages.close();
+    await entry.done.catch(() => undefined);
+  }
+
+  /** Tables of the partitions whose stored states are loaded. */
+  *ready(): Generator<TimerTable> {
+    for (const entry of this.partitions.values()) if (entry.loaded) yield entry.table;
+  }
+
+  /** True when every held partition is loaded. */
+  get loaded(): boolean {
+    return [...this.partitions.values()].every((entry) => entry.loaded);
+  }
+
+  /** Hibernating sessions with a timer, over the held partitions. */
+  get size(): number {
+    let size = 0;
+    for (const entry of this.partitions.values()) size += entry.table.size;
+    return size;
+  }
+
+  async stop(): Promise<void> {
+    for (const partition of [...this.partitions.keys()]) await this.drop(partition);
+  }
+}
+
+function stateOf(event: AnyEvent): (SmState & { session: string }) | undefined {
+  switch (event.type) {
+    case 'sm.enabled':
+    case 'sm.hibernation_started':
+    case 'sm.hibernation_deadline_set':
+    case 'sm.hibernation_ended':
+    case 'sm.session_terminated':
+      return { ...event.data.state, session: event.data.session };
+    default:
+      return undefined;
+  }
+}
+
+function decodeOrWarn(data: Uint8Array, logger: BusLogger): AnyEvent | undefined {
+  try {
+    return decodeEvent(data);
+  } catch (error) {
+    logger.warn({ err: error }, 'undecodable state event skipped');
+    return undefined;
+  }
+}

@@ -1,0 +1,108 @@
+import type { SmState } from '@holdfast/events';
+
+/** A hibernating session's deadline (spec T9), keyed by session and version (§7.16). */
+export interface Timer {
+  readonly session: string;
+  readonly version: number;
+  /** Stream sequence of the state event that set it: a later state voids it. */
+  readonly seq: number;
+  /** Epoch milliseconds. */
+  readonly deadline: number;
+}
+
+/**
+ * The hibernation timers of one partition of the session log, built from its `f.state` events in
+ * stream order. Only HIBERNATING sessions are held; any later state of a session (resumed, terminated,
+ * a moved deadline) replaces or drops its timer. A min-heap by deadline with lazy deletion: a voided
+ * timer stays in the heap until it reaches the top and is skipped there.
+ */
+export class TimerTable {
+  private readonly current = new Map<string, Timer>();
+  private readonly heap: Timer[] = [];
+
+  /** Applies the state a session reached at stream sequence `seq`. */
+  observe(session: string, seq: number, state: Pick<SmState, 'status' | 'version' | 'deadline'>): void {
+    const known = this.current.get(session);
+    if (known !== undefined && known.seq >= seq) return;
+    const deadline = state.deadline === undefined ? Number.NaN : Date.parse(state.deadline);
+    if (state.status !== 'HIBERNATING' || Number.isNaN(deadline)) {
+      this.current.delete(session);
+      return;
+    }
+    const timer: Timer = { session, version: state.version, seq, deadline };
+    this.current.set(session, timer);
+    this.push(timer);
+  }
+
+  /**
+   * Takes every current timer due at `now` (epoch ms) off the schedule, earliest first. Each stays the
+   * session's timer until `settle` (fired) or `rearm` (retry later); a newer state of the session voids it.
+   */
+  due(now: number): Timer[] {
+    const due: Timer[] = [];
+    for (let top = this.heap[0]; top !== undefined && top.deadline <= now; top = this.heap[0]) {
+      this.pop();
+      if (this.current.get(top.session) === top) due.push(top);
+    }
+    return due;
+  }
+
+  /** The timer fired (or found nothing to do): the session has no timer until a new state arms one. */
+  settle(timer: Timer): void {
+    if (this.current.get(timer.session) === timer) this.current.delete(timer.session);
+  }
+
+  /**
+   * Schedules `timer` again at `at` (a firing to retry, or a deadline found later than known), unless a
+   * newer state of its session replaced or dropped it meanwhile.
+   */
+  rearm(timer: Timer, at: number): void {
+    if (this.current.get(timer.session) !== timer) return;
+    const again: Timer = { ...timer, deadline: at };
+    this.current.set(timer.session, again);
+    this.push(again);
+  }
+
+  /** Hibernating sessions with a timer. */
+  get size(): number {
+    return this.current.size;
+  }
+
+  private push(timer: Timer): void {
+    const heap = this.heap;
+    heap.push(timer);
+    let index = heap.length - 1;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      const above = heap[parent];
+      if (above === undefined || above.deadline <= timer.deadline) break;
+      heap[index] = above;
+      index = parent;
+    }
+    heap[index] = timer;
+  }
+
+  private pop(): void {
+    const heap = this.heap;
+    const last = heap.pop();
+    if (last === undefined || heap.length === 0) return;
+    let index = 0;
+    for (;;) {
+      const left = 2 * index + 1;
+      const right = left + 1;
+      let smallest = index;
+      let smallestDeadline = last.deadline;
+      const leftTimer = heap[left];
+      const rightTimer = heap[right];
+      if (leftTimer !== undefined && leftTimer.deadline < smallestDeadline) {
+        smallest = left;
+        smallestDeadline = leftTimer.deadline;
+      }
+      if (rightTimer !== undefined && rightTimer.deadline < smallestDeadline) smallest = right;
+      if (smallest === index) break;
+      heap[index] = heap[smallest] as Timer;
+      index = smallest;
+    }
+    heap[index] = last;
+  }
+}
