@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+
+import { TimerTable } from './timer-table.js';
+
+const at = (ms: number): string => new Date(ms).toISOString();
+const hibernating = (version: number, deadline: number) =>
+  ({ status: 'HIBERNATING', version, deadline: at(deadline) }) as const;
+
+describe('TimerTable', () => {
+  it('hands out due timers earliest first, and only when due', () => {
+    const table = new TimerTable();
+    table.observe('c', 3, hibernating(1, 3000));
+    table.observe('a', 1, hibernating(1, 1000));
+    table.observe('b', 2, hibernating(1, 2000));
+    expect(table.due(999)).toEqual([]);
+    expect(table.due(2000).map((timer) => timer.session)).toEqual(['a', 'b']);
+    expect(table.due(10_000).map((timer) => timer.session)).toEqual(['c']);
+  });
+
+  it('a later state of the session voids its timer (resumed, terminated, moved)', () => {
+    const table = new TimerTable();
+    table.observe('a', 1, hibernating(1, 1000));
+    table.observe('a', 2, { status: 'ACTIVE', version: 2 });
+    table.observe('b', 3, hibernating(1, 1000));
+    table.observe('b', 4, { status: 'TERMINATED', version: 1 });
+    table.observe('c', 5, hibernating(1, 1000));
+    table.observe('c', 6, hibernating(1, 5000));
+    expect(table.due(2000)).toEqual([]);
+    expect(table.due(5000)).toEqual([{ session: 'c', version: 1, seq: 6, deadline: 5000 }]);
+    expect(table.size).toBe(1);
+  });
+
+  it('ignores a state at or below the sequence it knows', () => {
+    const table = new TimerTable();
+    table.observe('a', 5, hibernating(2, 1000));
+    table.observe('a', 4, { status: 'ACTIVE', version: 2 });
+    expect(table.due(1000).map((timer) => timer.seq)).toEqual([5]);
+  });
+
+  it('a hibernating state without a valid deadline arms nothing', () => {
+    const table = new TimerTable();
+    table.observe('a', 1, { status: 'HIBERNATING', version: 1 });
+    table.observe('b', 2, { status: 'HIBERNATING', version: 1, deadline: 'not a time' });
+    expect(table.size).toBe(0);
+    expect(table.due(Number.MAX_SAFE_INTEGER)).toEqual([]);
+  });
+
+  it('settle ends a fired timer; rearm schedules it again unless a newer state came', () => {
+    const table = new TimerTable();
+    table.observe('a', 1, hibernating(1, 1000));
+    table.observe('b', 2, hibernating(1, 1000));
+    const [a, b] = table.due(1000);
+    if (a === undefined || b === undefined) throw new Error('both due');
+    table.settle(a);
+    table.rearm(b, 3000);
+    expect(table.size).toBe(1);
+    expect(table.due(2999)).toEqual([]);
+    const [again] = table.due(3000);
+    expect(again).toMatchObject({ session: 'b', deadline: 3000 });
+    if (again === undefined) throw new Error('due again');
+    table.observe('b', 7, { status: 'ACTIVE', version: 2 });
+    table.rearm(again, 4000);
+    expect(table.due(10_000)).toEqual([]);
+    expect(table.size).toBe(0);
+  });
+
+  it('keeps heap order over many timers', () => {
+    const table = new TimerTable();
+    const deadlines = Array.from({ length: 500 }, (_, index) => (index * 7919) % 1000);
+    deadlines.forEach((deadline, index) => {
+      table.observe(`s${index}`, index + 1, hibernating(1, deadline));
+    });
+    const fired = table.due(1000).map((timer) => timer.deadline);
+    expect(fired).toEqual([...deadlines].sort((x, y) => x - y));
+  });
+});
