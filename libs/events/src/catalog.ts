@@ -47,6 +47,11 @@ export function sessionPartitionFilter(partition: number): string {
   return `hf.session.${partition}.>`;
 }
 
+/** The subject of one event type of a session that lives outside the lanes (e.g. `sm.unacked_outcome`). */
+export function sessionTypeFilter(session: string, type: string): string {
+  return sessionSubject(session, type);
+}
+
 /** The filter for every event of one session. */
 export function sessionFilter(session: string): string {
   return sessionSubject(session, '>');
@@ -175,6 +180,8 @@ export const SmSessionTerminated = sessionEvent(
 
 /** The fate of one unacked stanza at termination (spec §4 rules R0-R9). */
 export const SmUnackedOutcome = sessionEvent('sm.unacked_outcome', {
+  /** The stanza's place in the terminated session's queue (1 = oldest): one outcome per place. */
+  seq: z.number().int().min(1).optional(),
   stanzaId: z.string().optional(),
   rule: z.enum(['R0', 'R1', 'R2', 'R3', 'R4', 'R5', 'R6', 'R7a', 'R7b', 'R7c', 'R8', 'R9']),
   action: z.enum(['claimed', 'offline', 'bounce', 'drop']),

@@ -25,6 +25,7 @@ export {
   sessionFilter,
   sessionLaneFilter,
   sessionPartitionFilter,
+  sessionTypeFilter,
   smState,
 } from './catalog.js';
 export type { SessionLane, SmState } from './catalog.js';

@@ -2,8 +2,10 @@ import type { StoredMsg } from '@nats-io/jetstream';
 import { type Bus, type OutgoingEvent, type Published } from '@holdfast/bus';
 import {
   STREAMS,
+  SmUnackedOutcome,
   decodeEvent,
   sessionLaneFilter,
+  sessionTypeFilter,
   type AnyEvent,
   type EventDefinition,
   type SmState,
@@ -133,8 +135,24 @@ export class SessionLog {
 
   /** Queue entries (sent and queued) of a session from stream sequence `from` on, in order. */
   async entries(session: string, from: number): Promise<QueueEntry[]> {
-    const filter = sessionLaneFilter(session, '*.queue');
-    const entries: QueueEntry[] = [];
+    const stored = await this.scan(sessionLaneFilter(session, '*.queue'), from);
+    return stored.flatMap((message) => entryOf(message) ?? []);
+  }
+
+  /** Queue places (`seq`) of a session whose §4 outcome is logged (`sm.unacked_outcome`). */
+  async settledOutcomes(session: string): Promise<Set<number>> {
+    const stored = await this.scan(sessionTypeFilter(session, SmUnackedOutcome.type), 1);
+    const settled = new Set<number>();
+    for (const message of stored) {
+      const event = decodeEvent(message.data);
+      if (event.type === 'sm.unacked_outcome' && event.data.seq !== undefined) settled.add(event.data.seq);
+    }
+    return settled;
+  }
+
+  /** Every stored message matching `filter` from stream sequence `from` on, in order (paged direct gets). */
+  private async scan(filter: string, from: number): Promise<StoredMsg[]> {
+    const found: StoredMsg[] = [];
     let next = Math.max(1, from);
     for (let pages = 0; pages < 10_000; pages++) {
       const batch = await this.bus.jsm.direct.getBatch(STREAM, {
@@ -147,8 +165,7 @@ export class SessionLog {
         for await (const stored of batch) {
           count += 1;
           next = stored.seq + 1;
-          const entry = entryOf(stored);
-          if (entry !== undefined) entries.push(entry);
+          found.push(stored);
         }
       } catch (error) {
         // Nothing (more) matches from `next` on: the direct-get batch ends with a 404 status.
@@ -156,7 +173,7 @@ export class SessionLog {
       }
       if (count < PAGE) break;
     }
-    return entries;
+    return found;
   }
 
   /** The last event matching `filter` (a lane of `sessionLaneFilter`). */

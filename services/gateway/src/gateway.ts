@@ -792,7 +792,7 @@ export class Gateway implements StreamHost {
   ): Promise<FromLog> {
     const ended = await this.sm.terminateFromLog(session, kind, guard);
     if (ended.kind !== 'terminated') return ended;
-    await this.applyOutcomes(session, ended.jid, ended.stanzas);
+    await this.applyOutcomes(session, ended.jid, ended.stanzas, ended.settled);
     const unavailable = xml('presence', { type: 'unavailable', from: ended.jid });
     await this.roster.broadcast(unavailable, parseJid(ended.jid).bare().toString());
     await this.deps.registry.release(ended.jid, session);
@@ -803,11 +803,18 @@ export class Gateway implements StreamHost {
    * Spec §4 for a terminated session's unacked stanzas: the R0 disposer first (one request, 1 s), then
    * the one outcome function, carried out here (offline store, bounces), each fate published.
    */
-  private async applyOutcomes(session: string, fullJid: string, stanzas: readonly Element[]): Promise<void> {
-    if (stanzas.length === 0) return;
+  private async applyOutcomes(
+    session: string,
+    fullJid: string,
+    stanzas: readonly Element[],
+    settled: ReadonlySet<number> = new Set(),
+  ): Promise<void> {
+    const numbered = stanzas
+      .map((stanza, index) => ({ seq: index + 1, stanza }))
+      .filter(({ seq }) => !settled.has(seq));
+    if (numbered.length === 0) return;
     const jid = parseJid(fullJid);
     const bare = jid.bare().toString();
-    const numbered = stanzas.map((stanza, index) => ({ seq: index + 1, stanza }));
     let claimed = new Set<number>();
     try {
       const reply = await this.deps.bus.request(
@@ -832,9 +839,16 @@ export class Gateway implements StreamHost {
       offlineEnabled: true,
       claimed,
     });
+    const logged: Promise<unknown>[] = [];
     for (const outcome of outcomes) {
       if (outcome.action === 'offline') {
-        const stored = await this.deps.offline.put(bare, outcome.stanza, this.now());
+        // Keyed by session and place: a termination finished again after a crash stores it once.
+        const stored = await this.deps.offline.put(
+          bare,
+          outcome.stanza,
+          this.now(),
+          `${session}.${outcome.seq}`,
+        );
         if (stored !== 'stored') {
           const bounce = errorReply(outcome.stanza, { type: 'wait', condition: 'recipient-unavailable' });
           if (bounce !== undefined) await this.route(withFrom(bounce, outcome.stanza.attrs.to));
@@ -842,11 +856,12 @@ export class Gateway implements StreamHost {
       } else if (outcome.action === 'bounce') {
         await this.route(outcome.stanza);
       }
-      this.emit(
+      logged.push(
         this.deps.bus.publish(SmUnackedOutcome, {
-          id: `${session}.outcome.${outcome.seq}.${stanzas.length}`,
+          id: `${session}.outcome.${outcome.seq}`,
           data: {
             session,
+            seq: outcome.seq,
             ...(outcome.stanzaId === undefined ? {} : { stanzaId: outcome.stanzaId }),
             rule: outcome.rule,
             action: outcome.action,
@@ -854,6 +869,8 @@ export class Gateway implements StreamHost {
         }),
       );
     }
+    // Logged before the termination is reported done: a crash before this finishes it again (unfinished).
+    await Promise.all(logged);
   }
 
   /** Resolves once the stream took the stanza (with SM on: durable in its session's log). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { OfflineMessages, type Store } from '@holdfast/store';
+import { DuplicateKeyError, OfflineMessages, type Store } from '@holdfast/store';
 import { serialize, withDelay, type Element } from '@holdfast/xmpp';
 
 /**
@@ -15,17 +15,29 @@ export class OfflineStore {
     private readonly capacity: number,
   ) {}
 
-  /** 'full' (or 'disabled') means the caller answers the sender with an error instead. */
-  async put(owner: string, message: Element, now: Date): Promise<'stored' | 'full' | 'disabled'> {
+  /**
+   * 'full' (or 'disabled') means the caller answers the sender with an error instead. With an `id`, a
+   * message stored under it before is not stored twice.
+   */
+  async put(
+    owner: string,
+    message: Element,
+    now: Date,
+    id: string = randomUUID(),
+  ): Promise<'stored' | 'full' | 'disabled'> {
     if (this.capacity === 0) return 'disabled';
     const held = await this.store.run(OfflineMessages, 'count', (c) =>
       c.countDocuments({ owner }, { limit: this.capacity }),
     );
     if (held >= this.capacity) return 'full';
     const stamped = withDelay(message, this.domain, now);
-    await this.store.run(OfflineMessages, 'insertOne', (c) =>
-      c.insertOne({ _id: randomUUID(), owner, stanza: serialize(stamped), storedAt: now }),
-    );
+    try {
+      await this.store.run(OfflineMessages, 'insertOne', (c) =>
+        c.insertOne({ _id: id, owner, stanza: serialize(stamped), storedAt: now }),
+      );
+    } catch (error) {
+      if (!(error instanceof DuplicateKeyError)) throw error;
+    }
     return 'stored';
   }
 

@@ -18,6 +18,7 @@ import {
   stateWithout,
   type AppendResult,
   type SessionLog,
+  type SessionSnapshot,
 } from '@holdfast/session-log';
 import {
   checkResumeRequest,
@@ -98,7 +99,14 @@ export interface TerminateGuard {
 
 /** A termination from the log: done (with the stanzas for §4), nothing to do, or not due yet. */
 export type FromLog =
-  | { readonly kind: 'terminated'; readonly jid: string; readonly stanzas: readonly Element[] }
+  | {
+      readonly kind: 'terminated';
+      readonly jid: string;
+      /** The stanzas for §4 in queue order (place = index + 1). */
+      readonly stanzas: readonly Element[];
+      /** Places whose outcome is already logged (a termination finished after a crash). */
+      readonly settled: ReadonlySet<number>;
+    }
   | { readonly kind: 'stale' }
   | { readonly kind: 'early'; readonly deadline: string };
 
@@ -388,7 +396,8 @@ export class StreamManagement {
     for (let attempt = 0; attempt < 8; attempt++) {
       const snapshot = await this.deps.log.snapshot(session);
       const found = snapshot?.record.state;
-      if (snapshot === undefined || found === undefined || found.status === 'TERMINATED') return STALE;
+      if (snapshot === undefined || found === undefined) return STALE;
+      if (found.status === 'TERMINATED') return this.unfinished(snapshot, kind, guard);
       if (
         guard.version !== undefined &&
         (found.version !== guard.version || found.status !== 'HIBERNATING')
@@ -436,6 +445,7 @@ export class StreamManagement {
       return {
         kind: 'terminated',
         jid: state.jid,
+        settled: new Set(),
         stanzas: [
           ...[...snapshot.entries, ...late].map((entry) => parseStanzaText(entry.stanza)),
           ...(extra === undefined ? [] : [stampDelay(extra, bare, now)]),
@@ -443,6 +453,33 @@ export class StreamManagement {
       };
     }
     throw new Error(`session ${session} is too contended to terminate`);
+  }
+
+  /**
+   * A termination asked for again (a timer or limit retried after the gateway carrying it out died) that
+   * is already committed: its §4 outcomes are carried out for the stanzas that have none logged yet, so
+   * each queued stanza ends with exactly one outcome event.
+   */
+  private async unfinished(
+    snapshot: SessionSnapshot,
+    kind: TerminatedKind,
+    guard: TerminateGuard,
+  ): Promise<FromLog> {
+    const { state, seq } = snapshot.record;
+    if (guard.version === undefined || state.version !== guard.version || state.terminatedKind !== kind) {
+      return STALE;
+    }
+    const entries = (await this.deps.log.entries(snapshot.session, state.ackedThrough + 1)).filter(
+      (entry) => entry.seq < seq,
+    );
+    const settled = await this.deps.log.settledOutcomes(snapshot.session);
+    if (entries.every((_, index) => settled.has(index + 1))) return STALE;
+    return {
+      kind: 'terminated',
+      jid: state.jid,
+      settled,
+      stanzas: entries.map((entry) => parseStanzaText(entry.stanza)),
+    };
   }
 
   /** T7: a stanza for a session without a connection goes to its durable queue. */

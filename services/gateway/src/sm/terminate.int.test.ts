@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+
+import {
+  SmEnabled,
+  SmHibernationStarted,
+  SmSessionTerminated,
+  SmTerminate,
+  type SmState,
+} from '@holdfast/events';
+import { SessionLog, appendToQueue, stateWithout } from '@holdfast/session-log';
+import { OfflineMessages } from '@holdfast/store';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startCluster, type TestCluster } from '../testing/cluster.js';
+
+/**
+ * `sm.terminate` (T9/T11 asked by the timeout service or session-state), answered by a gateway: only the
+ * asked version while it hibernates, never before its deadline, and a termination that was committed but
+ * whose §4 outcomes were not all logged (the gateway carrying it out died) is finished exactly once.
+ */
+let cluster: TestCluster;
+let log: SessionLog;
+
+beforeAll(async () => {
+  cluster = await startCluster({ gateways: 1 });
+  const gateway = cluster.gateways[0];
+  if (gateway === undefined) throw new Error('no gateway');
+  log = new SessionLog(gateway.bus);
+});
+
+afterAll(async () => {
+  await cluster.stop();
+});
+
+const bus = () => {
+  const gateway = cluster.gateways[0];
+  if (gateway === undefined) throw new Error('no gateway');
+  return gateway.bus;
+};
+
+/** A session logged as hibernating (deadline `deadlineInMs` from now) with `queued` chat messages. */
+async function hibernating(
+  user: string,
+  deadlineInMs: number,
+  queued: number,
+): Promise<{ session: string; jid: string }> {
+  const session = randomBytes(12).toString('base64url');
+  const jid = `${user}@localhost/phone`;
+  const now = new Date();
+  const active: SmState = {
+    version: 1,
+    status: 'ACTIVE',
+    jid,
+    resumable: true,
+    secretHash: 'x',
+    max: 600,
+    owner: 'gone',
+    enabledAt: now.toISOString(),
+    h: 0,
+    acked: 0,
+    ackedThrough: 0,
+    writtenThrough: 0,
+  };
+  const enabled = await log.publishFenced(
+    SmEnabled,
+    { id: `${session}.enabled`, data: { session, jid, resumable: true, max: 600, state: active } },
+    0,
+  );
+  const unowned = stateWithout(active, 'owner');
+  const deadline = new Date(now.getTime() + deadlineInMs).toISOString();
+  await log.publishFenced(
+    SmHibernationStarted,
+    {
+      id: `${session}.hibernated.1`,
+      data: {
+        session,
+        jid,
+        deadline,
+        queued: 0,
+        state: { ...unowned, status: 'HIBERNATING', hibernatedAt: now.toISOString(), deadline },
+      },
+    },
+    enabled.seq,
+  );
+  for (let n = 1; n <= queued; n++) {
+    const appended = await appendToQueue(log, {
+      session,
+      stanza: `<message xmlns='jabber:client' type='chat' from='bob@localhost/desk' to='${jid}' id='q${n}'><body>${n}</body></message>`,
+      maxQueueSize: 100,
+    });
+    expect(appended.kind).toBe('queued');
+  }
+  return { session, jid };
+}
+
+const offlineFor = (user: string) =>
+  cluster.store.run(OfflineMessages, 'count', (collection) =>
+    collection.countDocuments({ owner: `${user}@localhost` }),
+  );
+
+describe('sm.terminate', () => {
+  it('before the deadline answers early (with the deadline); another version is stale', async () => {
+    const { session } = await hibernating('early1', 60_000, 0);
+    const early = await bus().request(
+      SmTerminate,
+      { session, kind: 'expired', version: 1 },
+      { timeoutMs: 5000 },
+    );
+    expect(early.result).toBe('early');
+    const stale = await bus().request(
+      SmTerminate,
+      { session, kind: 'evicted', version: 2 },
+      { timeoutMs: 5000 },
+    );
+    expect(stale).toEqual({ result: 'stale' });
+    expect((await log.state(session))?.state.status).toBe('HIBERNATING');
+  });
+
+  it('expires a due session once: h-record kept, every queued message stored offline once', async () => {
+    const { session } = await hibernating('due1', -1, 2);
+    const first = await bus().request(
+      SmTerminate,
+      { session, kind: 'expired', version: 1 },
+      { timeoutMs: 5000 },
+    );
+    expect(first).toEqual({ result: 'terminated', unacked: 2 });
+    const state = (await log.state(session))?.state;
+    expect(state).toMatchObject({ status: 'TERMINATED', terminatedKind: 'expired', recordKept: true });
+    expect([...(await log.settledOutcomes(session))].sort()).toEqual([1, 2]);
+    const again = await bus().request(
+      SmTerminate,
+      { session, kind: 'expired', version: 1 },
+      { timeoutMs: 5000 },
+    );
+    expect(again).toEqual({ result: 'stale' });
+    expect(await offlineFor('due1')).toBe(2);
+  });
+
+  it('finishes a committed termination whose outcomes were never logged, exactly once', async () => {
+    const { session, jid } = await hibernating('crash1', -1, 3);
+    // What a gateway that died right after the commit leaves behind: TERMINATED, no outcomes.
+    const snapshot = await log.snapshot(session);
+    if (snapshot === undefined) throw new Error('no snapshot');
+    const rest = stateWithout(snapshot.record.state, 'hibernatedAt', 'deadline');
+    await log.publishFenced(
+      SmSessionTerminated,
+      {
+        id: `${session}.terminated.crash`,
+        data: {
+          session,
+          jid,
+          kind: 'expired',
+          h: 0,
+          unacked: 3,
+          state: { ...rest, status: 'TERMINATED', terminatedKind: 'expired', recordKept: true },
+        },
+      },
+      snapshot.record.seq,
+      'f.state',
+    );
+    expect(await log.settledOutcomes(session)).toEqual(new Set());
+
+    const finished = await bus().request(
+      SmTerminate,
+      { session, kind: 'expired', version: 1 },
+      { timeoutMs: 5000 },
+    );
+    expect(finished).toEqual({ result: 'terminated', unacked: 3 });
+    expect([...(await log.settledOutcomes(session))].sort()).toEqual([1, 2, 3]);
+    expect(await offlineFor('crash1')).toBe(3);
+    const again = await bus().request(
+      SmTerminate,
+      { session, kind: 'expired', version: 1 },
+      { timeoutMs: 5000 },
+    );
+    expect(again).toEqual({ result: 'stale' });
+    expect(await offlineFor('crash1')).toBe(3);
+  });
+});
