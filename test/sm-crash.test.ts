@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Test support of the gateway package (not part of its build): the scripted SM client.
 import { SmClient } from '../services/gateway/src/testing/sm-client.js';
-import { startGateway, startService, usersCli, type ServiceProcess } from './support/processes.js';
+import {
+  privateNats,
+  type ServiceProcess,
+  startGateway,
+  startService,
+  usersCli,
+} from './support/processes.js';
 
 /**
  * Spec §7.14, §8 scenario 41 and the issue's crash test: messages flow to several SM clients while the
@@ -16,7 +22,8 @@ import { startGateway, startService, usersCli, type ServiceProcess } from './sup
  */
 const infra = testInfrastructure();
 const env = {
-  NATS_URL: infra.natsUrl,
+  // Set to this file's own nats-server in beforeAll (privateNats).
+  NATS_URL: '',
   MONGO_URL: infra.mongoUrl,
   MONGO_DB: uniqueId('crash'),
   XMPP_DOMAIN: 'localhost',
@@ -35,7 +42,11 @@ const gateways: Gateway[] = [];
 let sessionState: ServiceProcess | undefined;
 const clients: SmClient[] = [];
 
+let nats: Awaited<ReturnType<typeof privateNats>> | undefined;
+
 beforeAll(async () => {
+  nats = await privateNats();
+  env.NATS_URL = nats.url;
   await usersCli(env, 'add', 'idle', 'idle-pw');
   for (const prefix of ['g', 's']) {
     await usersCli(env, 'add', `${prefix}sender`, 'sender-pw');
@@ -51,10 +62,11 @@ beforeAll(async () => {
   );
 }, 60_000);
 
-afterAll(() => {
+afterAll(async () => {
   for (const client of clients) client.kill();
   for (const gateway of gateways) gateway.child.kill('SIGKILL');
   sessionState?.child.kill('SIGKILL');
+  await nats?.stop();
 });
 
 /** A receiving client that acknowledges what it handled whenever the server asks (like a real one). */
@@ -254,7 +266,7 @@ describe('crash takeover (SIGKILL)', () => {
 
 async function waitForStatus(session: string, status: string, since: number): Promise<number> {
   const bus = await Bus.connect({
-    url: infra.natsUrl,
+    url: env.NATS_URL,
     name: 'crash-test',
     node: 'crash-test',
     logger: silent,

@@ -18,7 +18,13 @@ import {
   resumeWith,
   sleep,
 } from '../services/gateway/src/testing/sm-scenarios.js';
-import { startGateway, startService, usersCli, type ServiceProcess } from './support/processes.js';
+import {
+  privateNats,
+  type ServiceProcess,
+  startGateway,
+  startService,
+  usersCli,
+} from './support/processes.js';
 import {
   ackAll,
   answerAckRequests,
@@ -42,7 +48,8 @@ import {
 const infra = testInfrastructure();
 const env = {
   ...SM_TEST_PROFILE,
-  NATS_URL: infra.natsUrl,
+  // Set to this file's own nats-server in beforeAll (privateNats).
+  NATS_URL: '',
   MONGO_URL: infra.mongoUrl,
   MONGO_DB: uniqueId('smtimeout'),
   XMPP_DOMAIN: 'localhost',
@@ -68,7 +75,11 @@ function logs(): SessionWatch {
   return sessionWatch;
 }
 
+let nats: Awaited<ReturnType<typeof privateNats>> | undefined;
+
 beforeAll(async () => {
+  nats = await privateNats();
+  env.NATS_URL = nats.url;
   await Promise.all(
     SCENARIOS.flatMap((n) => [`alice${n}`, `bob${n}`]).map((user) =>
       usersCli(env, 'add', user, password(user)),
@@ -82,7 +93,7 @@ beforeAll(async () => {
   const gateway = await startGateway(env, uniqueId('gw-'));
   processes.push({ name: 'gateway', service: gateway });
   port = gateway.port;
-  sessionWatch = await SessionWatch.connect(infra.natsUrl);
+  sessionWatch = await SessionWatch.connect(env.NATS_URL);
   // Bob watches alice's presence in every scenario; in 34 alice also gets bob's (his update is queued).
   await Promise.all(SCENARIOS.map((n) => subscribe(port, `bob${n}`, `alice${n}`)));
   await subscribe(port, 'alice34', 'bob34');
@@ -98,6 +109,7 @@ afterAll(async () => {
   mkdirSync(dir, { recursive: true });
   for (const { name, service } of processes)
     writeFileSync(path.join(dir, `${name}.log`), service.lines.join('\n'));
+  await nats?.stop();
 });
 
 async function bound(user: string, resource: string): Promise<SmClient> {

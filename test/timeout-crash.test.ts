@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Test support of the gateway package (not part of its build): the scripted SM client.
 import { SmClient } from '../services/gateway/src/testing/sm-client.js';
-import { startGateway, startService, usersCli, type ServiceProcess } from './support/processes.js';
+import {
+  privateNats,
+  type ServiceProcess,
+  startGateway,
+  startService,
+  usersCli,
+} from './support/processes.js';
 
 /**
  * Issue 5's crash test: the timeout service is SIGKILLed while hibernation deadlines are due and
@@ -18,7 +24,8 @@ import { startGateway, startService, usersCli, type ServiceProcess } from './sup
 const infra = testInfrastructure();
 const HIBERNATION_S = 4;
 const env = {
-  NATS_URL: infra.natsUrl,
+  // Set to this file's own nats-server in beforeAll (privateNats).
+  NATS_URL: '',
   MONGO_URL: infra.mongoUrl,
   MONGO_DB: uniqueId('tcrash'),
   XMPP_DOMAIN: 'localhost',
@@ -44,13 +51,22 @@ const startTimeout = async (node: string): Promise<void> => {
   timeouts.set(node, await startService('timeout', { ...env, NODE_ID: node }, 'timeout ready'));
 };
 
+let nats: Awaited<ReturnType<typeof privateNats>> | undefined;
+
 beforeAll(async () => {
+  nats = await privateNats();
+  env.NATS_URL = nats.url;
   await usersCli(env, 'add', 'tsender', 'pw');
   for (let index = 0; index < 2 * SESSIONS; index++) await usersCli(env, 'add', `trcv${index}`, 'pw');
   sessionState = await startService('session-state', env, 'session-state ready');
   gateway = await startGateway(env, uniqueId('tgw-'));
   for (const node of timeoutNodes) await startTimeout(node);
-  bus = await Bus.connect({ url: infra.natsUrl, name: 'timeout-crash-test', node: 'test', logger: recordingLogger() });
+  bus = await Bus.connect({
+    url: env.NATS_URL,
+    name: 'timeout-crash-test',
+    node: 'test',
+    logger: recordingLogger(),
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -59,6 +75,7 @@ afterAll(async () => {
   gateway?.child.kill('SIGKILL');
   sessionState?.child.kill('SIGKILL');
   await bus?.drain();
+  await nats?.stop();
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

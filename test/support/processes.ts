@@ -2,8 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
 import { childEnvironment, type Environment } from '@holdfast/config';
-import { repoRoot } from '@holdfast/localinfra';
+import { repoRoot, startNatsServer } from '@holdfast/localinfra';
 
 const root = repoRoot();
 
@@ -72,4 +75,22 @@ export async function usersCli(env: Environment, ...args: string[]): Promise<str
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`users ${args.join(' ')} exited ${String(code)}: ${out}`);
   return out.trim();
+}
+
+/**
+ * A nats-server (JetStream, temporary store) for one test file alone. Files that run services as
+ * processes need one: the services' queue groups (`sm.terminate`, `sm.resume.claim`), durable consumers
+ * (`session-state-p<n>`) and KV buckets are cluster-wide by design, so on a shared server another file's
+ * gateway or session-state would take this file's work into its own database.
+ */
+export async function privateNats(): Promise<{ readonly url: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'holdfast-nats-'));
+  const server = await startNatsServer({ storeDir: dir });
+  return {
+    url: server.url,
+    stop: async () => {
+      await server.process.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -59,6 +59,13 @@ export interface ClaimOptions {
   readonly now?: () => Date;
   /** Config `old_session_ttl_s` (§3). */
   readonly oldSessionTtlS?: number;
+  /**
+   * §5 `max_old_sessions` at read time: how many h-records the user keeps that are newer than the one
+   * about to be reported. With `maxOldSessions` or more, the record counts as pruned (the pruning after
+   * an insert runs in the background and may not have reached it yet).
+   */
+  readonly newerRecords?: (bareJid: string, session: string, terminatedAt: Date) => Promise<number>;
+  readonly maxOldSessions?: number;
 }
 
 /**
@@ -95,6 +102,9 @@ export async function claimResume(
         }
         if (snapshot !== undefined && owned && decision.deleteRecord === true) {
           await revoke(log, snapshot, at);
+          if (decision.h !== undefined && (await prunedMeanwhile(snapshot, request, options))) {
+            return { ok: false, condition };
+          }
         }
         return decision.h === undefined ? { ok: false, condition } : { ok: false, condition, h: decision.h };
       }
@@ -105,6 +115,17 @@ export async function claimResume(
     }
   }
   return { ok: false, condition: 'internal-server-error' };
+}
+
+/** §5: the record about to be reported is beyond the user's newest `max_old_sessions`. */
+async function prunedMeanwhile(
+  snapshot: SessionSnapshot,
+  request: ClaimRequest,
+  options: ClaimOptions,
+): Promise<boolean> {
+  if (options.newerRecords === undefined || options.maxOldSessions === undefined) return false;
+  const newer = await options.newerRecords(request.bareJid, snapshot.session, snapshot.record.at);
+  return newer >= options.maxOldSessions;
 }
 
 async function commit(

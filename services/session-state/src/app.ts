@@ -8,7 +8,7 @@ import {
   watchGateways,
   type GatewayWatch,
 } from '@holdfast/session-log';
-import type { Store } from '@holdfast/store';
+import { SmHRecords, type Store } from '@holdfast/store';
 
 import { UserLimits } from './limits/user-limits.js';
 import { ProjectionConsumers } from './projection/projection-consumers.js';
@@ -86,7 +86,18 @@ export function build(deps: AppDeps): SessionStateApp {
     start: async () => {
       await projection.start();
       claims = bus.serve(SmResumeClaim, (request) =>
-        claimResume(log, request, { oldSessionTtlS: config.old_session_ttl_s }),
+        claimResume(log, request, {
+          oldSessionTtlS: config.old_session_ttl_s,
+          maxOldSessions: config.max_old_sessions,
+          newerRecords: (bareJid, session, terminatedAt) =>
+            store.run(SmHRecords, 'count', (collection) =>
+              collection.countDocuments({
+                bareJid,
+                _id: { $ne: session },
+                terminatedAt: { $gt: terminatedAt },
+              }),
+            ),
+        }),
       );
       watch = await watchGateways(bus, {
         ...bucket,
