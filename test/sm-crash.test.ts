@@ -1,6 +1,6 @@
 import { Bus } from '@holdfast/bus';
 import { SessionLog } from '@holdfast/session-log';
-import { testInfrastructure, uniqueId } from '@holdfast/testing';
+import { uniqueId } from '@holdfast/testing';
 import { xml, type Element } from '@holdfast/xmpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -12,6 +12,7 @@ import {
   startGateway,
   startService,
   usersCli,
+  processEnv,
 } from './support/processes.js';
 
 /**
@@ -20,20 +21,10 @@ import {
  * the server accepted (counted in the sender's `h`) is delivered; duplicates only for stanzas the
  * receiver had not acknowledged at the kill.
  */
-const infra = testInfrastructure();
-const env = {
-  // Set to this file's own nats-server in beforeAll (privateNats).
-  NATS_URL: '',
-  MONGO_URL: infra.mongoUrl,
-  MONGO_DB: uniqueId('crash'),
-  XMPP_DOMAIN: 'localhost',
-  C2S_PORT: '0',
-  XMPP_WEBSOCKET_PORT: '0',
-  C2S_REQUIRE_ENCRYPTION: 'false',
-  SASL_ALLOW_PLAIN_WITHOUT_TLS: 'true',
+const env = processEnv('crash', {
   SM_MAX_QUEUE_SIZE: '1000',
   SM_HIBERNATION_TIME_S: '60',
-};
+});
 const RECEIVERS = 4;
 const MESSAGES = 200;
 

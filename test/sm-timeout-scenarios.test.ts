@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { testInfrastructure, uniqueId } from '@holdfast/testing';
+import { uniqueId } from '@holdfast/testing';
 import { NS, xml, type Element } from '@holdfast/xmpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -24,6 +24,7 @@ import {
   startGateway,
   startService,
   usersCli,
+  processEnv,
 } from './support/processes.js';
 import {
   ackAll,
@@ -45,17 +46,7 @@ import {
  * contacts see. Real processes (session-state, timeout, one gateway) with the §8 test profile. Scenario
  * 32 needs MAM, which this server does not implement (the outcome function's unit tests cover R7a).
  */
-const infra = testInfrastructure();
-const env = {
-  ...SM_TEST_PROFILE,
-  // Set to this file's own nats-server in beforeAll (privateNats).
-  NATS_URL: '',
-  MONGO_URL: infra.mongoUrl,
-  MONGO_DB: uniqueId('smtimeout'),
-  XMPP_DOMAIN: 'localhost',
-  C2S_PORT: '0',
-  XMPP_WEBSOCKET_PORT: '0',
-};
+const env = processEnv('smtimeout', SM_TEST_PROFILE);
 
 /** `hibernation_time_s` of the profile, and the ±2 s the spec allows a deadline (§3). */
 const DEADLINE_MS = 5000;

@@ -1,7 +1,7 @@
 import { Bus } from '@holdfast/bus';
 import { SessionLog } from '@holdfast/session-log';
 import { STREAMS, decodeEvent, partitionOf, sessionFilter } from '@holdfast/events';
-import { recordingLogger, testInfrastructure, uniqueId } from '@holdfast/testing';
+import { recordingLogger, uniqueId } from '@holdfast/testing';
 import { xml } from '@holdfast/xmpp';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import {
   startGateway,
   startService,
   usersCli,
+  processEnv,
 } from './support/processes.js';
 
 /**
@@ -21,22 +22,12 @@ import {
  * restarted; every due session expires exactly once and every queued stanza gets exactly one outcome.
  * With two timeout instances running, no timer fires twice (one `sm.terminate` request per session).
  */
-const infra = testInfrastructure();
 const HIBERNATION_S = 4;
-const env = {
-  // Set to this file's own nats-server in beforeAll (privateNats).
-  NATS_URL: '',
-  MONGO_URL: infra.mongoUrl,
-  MONGO_DB: uniqueId('tcrash'),
-  XMPP_DOMAIN: 'localhost',
-  C2S_PORT: '0',
-  XMPP_WEBSOCKET_PORT: '0',
-  C2S_REQUIRE_ENCRYPTION: 'false',
-  SASL_ALLOW_PLAIN_WITHOUT_TLS: 'true',
+const env = processEnv('tcrash', {
   SM_HIBERNATION_TIME_S: String(HIBERNATION_S),
   SM_MAX_HIBERNATED_SESSIONS: '10',
   TIMEOUT_LEASE_MS: '1500',
-};
+});
 const SESSIONS = 6;
 const QUEUED = 2;
 const timeoutNodes = [uniqueId('timeout-a-'), uniqueId('timeout-b-')];

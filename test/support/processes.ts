@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 
 import { childEnvironment, type Environment } from '@holdfast/config';
 import { repoRoot, startNatsServer } from '@holdfast/localinfra';
+import { testInfrastructure, uniqueId } from '@holdfast/testing';
 
 const root = repoRoot();
 
@@ -92,5 +93,30 @@ export async function privateNats(): Promise<{ readonly url: string; stop(): Pro
       await server.process.stop();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * The environment of a process test's services: loopback ports chosen by the system, plaintext SASL PLAIN
+ * for the scripted client, the shared MongoDB-wire server under a database of its own, and `NATS_URL` to
+ * be set to the file's `privateNats` in `beforeAll`.
+ */
+export function processEnv(
+  database: string,
+  overrides: Environment = {},
+): Environment & {
+  NATS_URL: string;
+  MONGO_DB: string;
+} {
+  return {
+    C2S_REQUIRE_ENCRYPTION: 'false',
+    SASL_ALLOW_PLAIN_WITHOUT_TLS: 'true',
+    ...overrides,
+    NATS_URL: '',
+    MONGO_URL: testInfrastructure().mongoUrl,
+    MONGO_DB: uniqueId(database),
+    XMPP_DOMAIN: 'localhost',
+    C2S_PORT: '0',
+    XMPP_WEBSOCKET_PORT: '0',
   };
 }

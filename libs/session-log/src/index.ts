@@ -2,7 +2,7 @@ export { appendToQueue } from './append.js';
 export type { AppendRequest, AppendResult } from './append.js';
 export { bareOf, claimResume, forgetRecord, hashSecret, resumeSnapshotOf } from './claim.js';
 export type { ClaimOptions } from './claim.js';
-export { SessionLog, stateWithout } from './session-log.js';
+export { SessionLog, sessionStateOf, stateWithout } from './session-log.js';
 export type { QueueEntry, SessionSnapshot, StateRecord } from './session-log.js';
 export {
   DEFAULT_GATEWAYS_BUCKET,

@@ -84,7 +84,7 @@ export class SessionLog {
     const stored = await this.last(sessionLaneFilter(session, 'f.state'));
     if (stored === undefined) return undefined;
     const event = decodeEvent(stored.data);
-    const state = stateOf(event);
+    const state = sessionStateOf(event)?.state;
     if (state === undefined) return undefined;
     const queued = event.type === 'sm.hibernation_started' ? event.data.queued : undefined;
     // A committed claim: its new owner re-sends every entry logged before it (spec §2.3 step 7).
@@ -187,14 +187,15 @@ export class SessionLog {
   }
 }
 
-function stateOf(event: AnyEvent): SmState | undefined {
+/** The session and whole state a state-lane event carries (`f.state`), or undefined for any other event. */
+export function sessionStateOf(event: AnyEvent): { session: string; state: SmState } | undefined {
   switch (event.type) {
     case 'sm.enabled':
     case 'sm.hibernation_started':
     case 'sm.hibernation_deadline_set':
     case 'sm.hibernation_ended':
     case 'sm.session_terminated':
-      return event.data.state;
+      return { session: event.data.session, state: event.data.state };
     default:
       return undefined;
   }

@@ -1,5 +1,5 @@
 import { loadConfig } from '@holdfast/config';
-import { createLogger, startTelemetry } from '@holdfast/telemetry';
+import { createLogger, startTelemetry, stopOnSignals } from '@holdfast/telemetry';
 
 /**
  * The gateway process: config, telemetry, then (imported only after telemetry started, so its modules
@@ -36,18 +36,8 @@ const app = build({ config, bus, store, registry, logger });
 const listening = await app.listen();
 logger.info({ ...listening, domain: config.xmpp_domain }, 'gateway ready');
 
-let stopping = false;
-const stop = async (signal: string): Promise<void> => {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping');
-  await app.close();
-  await bus.drain();
-  await store.close();
-  await telemetry.shutdown().catch((error: unknown) => {
-    logger.warn({ err: error }, 'telemetry flush failed');
-  });
-  process.exit(0);
-};
-process.once('SIGTERM', () => void stop('SIGTERM'));
-process.once('SIGINT', () => void stop('SIGINT'));
+stopOnSignals(logger, telemetry, [
+  ['app', () => app.close()],
+  ['nats', () => bus.drain()],
+  ['mongodb', () => store.close()],
+]);

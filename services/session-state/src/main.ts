@@ -1,5 +1,5 @@
 import { loadConfig } from '@holdfast/config';
-import { createLogger, startTelemetry } from '@holdfast/telemetry';
+import { createLogger, startTelemetry, stopOnSignals } from '@holdfast/telemetry';
 
 /**
  * The session-state process: config, telemetry, then (imported only after telemetry started, so its
@@ -34,20 +34,8 @@ const app = build({ config, bus, store, logger });
 await app.start();
 logger.info({}, 'session-state ready');
 
-let stopping = false;
-const stop = async (signal: string): Promise<void> => {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping');
-  await app.stop().catch((error: unknown) => {
-    logger.warn({ err: error }, 'stop: some parts did not stop cleanly');
-  });
-  await bus.drain();
-  await store.close();
-  await telemetry.shutdown().catch((error: unknown) => {
-    logger.warn({ err: error }, 'telemetry flush failed');
-  });
-  process.exit(0);
-};
-process.once('SIGTERM', () => void stop('SIGTERM'));
-process.once('SIGINT', () => void stop('SIGINT'));
+stopOnSignals(logger, telemetry, [
+  ['app', () => app.stop()],
+  ['nats', () => bus.drain()],
+  ['mongodb', () => store.close()],
+]);

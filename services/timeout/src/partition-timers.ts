@@ -1,6 +1,7 @@
 import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
 import type { Bus, BusLogger } from '@holdfast/bus';
-import { STREAMS, decodeEvent, type AnyEvent, type SmState } from '@holdfast/events';
+import { STREAMS, decodeEvent, type AnyEvent } from '@holdfast/events';
+import { sessionStateOf } from '@holdfast/session-log';
 
 import { TimerTable } from './timer-table.js';
 
@@ -45,8 +46,8 @@ export class PartitionTimers {
     const done = (async () => {
       for await (const message of messages) {
         const event = decodeOrWarn(message.data, this.logger);
-        const state = event === undefined ? undefined : stateOf(event);
-        if (state !== undefined) table.observe(state.session, message.seq, state);
+        const found = event === undefined ? undefined : sessionStateOf(event);
+        if (found !== undefined) table.observe(found.session, message.seq, found.state);
         if (message.info.pending === 0) status.loaded = true;
       }
     })();
@@ -88,19 +89,6 @@ export class PartitionTimers {
 
   async stop(): Promise<void> {
     for (const partition of [...this.partitions.keys()]) await this.drop(partition);
-  }
-}
-
-function stateOf(event: AnyEvent): (SmState & { session: string }) | undefined {
-  switch (event.type) {
-    case 'sm.enabled':
-    case 'sm.hibernation_started':
-    case 'sm.hibernation_deadline_set':
-    case 'sm.hibernation_ended':
-    case 'sm.session_terminated':
-      return { ...event.data.state, session: event.data.session };
-    default:
-      return undefined;
   }
 }
 
