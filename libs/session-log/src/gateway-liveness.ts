@@ -85,7 +85,9 @@ export async function startHeartbeat(
   const uncleanPrevious = previous?.operation === 'PUT' ? parseRecord(previous.value) : undefined;
   const beat = async (): Promise<void> => {
     const record: HeartbeatRecord = { node, at: new Date().toISOString(), incarnation };
-    await kv.put(key, JSON.stringify(record));
+    // At most one interval per beat: nats.js drops what is published while disconnected, so a beat sent
+    // into an outage would otherwise hold up the next ones for the whole JetStream timeout (5 s).
+    await kv.put(key, JSON.stringify(record), { timeout: intervalMs });
   };
   await beat();
 
@@ -168,15 +170,22 @@ export async function watchGateways(bus: Bus, options: WatchOptions): Promise<Ga
   const prefix = `$KV.${options.bucket ?? DEFAULT_GATEWAYS_BUCKET}.`;
   const tracked = new Map<string, Tracked>();
   const handling = new Set<Promise<void>>();
-  const control: { stopped: boolean; timer?: NodeJS.Timeout; polling: Promise<void> } = {
+  const control: { stopped: boolean; timer?: NodeJS.Timeout; polling: Promise<void>; blind: boolean } = {
     stopped: false,
     polling: Promise.resolve(),
+    blind: false,
   };
 
   const poll = async (): Promise<void> => {
-    const now = performance.now();
     const seen = new Set<string>();
     const messages = await bus.jsm.direct.getLastMessagesFor(stream, { multi_last: [`${prefix}>`] });
+    const now = performance.now();
+    if (control.blind) {
+      // This watcher could not read the bucket (NATS unreachable): nobody could beat meanwhile either,
+      // so every gateway gets a whole deadAfterMs from now on before it counts as dead.
+      for (const entry of tracked.values()) entry.changedAt = Math.max(entry.changedAt, now);
+      control.blind = false;
+    }
     for await (const message of messages) {
       const key = message.subject.slice(prefix.length);
       const operation = message.header.get(KV_OPERATION);
@@ -215,13 +224,19 @@ export async function watchGateways(bus: Bus, options: WatchOptions): Promise<Ga
   const schedule = (): void => {
     control.timer = setTimeout(() => {
       control.polling = poll()
-        .catch((error: unknown) => options.onError?.(error))
+        .catch((error: unknown) => {
+          control.blind = true;
+          options.onError?.(error);
+        })
         .finally(() => {
           if (!control.stopped) schedule();
         });
     }, pollMs);
   };
-  control.polling = poll().catch((error: unknown) => options.onError?.(error));
+  control.polling = poll().catch((error: unknown) => {
+    control.blind = true;
+    options.onError?.(error);
+  });
   schedule();
   return {
     stop: async () => {

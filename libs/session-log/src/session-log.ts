@@ -114,9 +114,13 @@ export class SessionLog {
       this.last(sessionLaneFilter(session, 'ack')),
     ]);
     let h = record.state.h;
-    if (lastIn !== undefined && lastIn.seq > record.seq) {
+    // The later of the two, whatever their order in the stream: a state event decided on an older
+    // snapshot (a takeover while the owner still wrote) may follow `in` events it did not count.
+    if (lastIn !== undefined) {
       const event = decodeEvent(lastIn.data);
-      if (event.type === 'stanza.received' && event.data.h !== undefined) h = event.data.h;
+      if (event.type === 'stanza.received' && event.data.h !== undefined && isLater(event.data.h, h)) {
+        h = event.data.h;
+      }
     }
     let acked = record.state.acked;
     let ackedThrough = record.state.ackedThrough;
@@ -209,6 +213,12 @@ function entryOf(stored: StoredMsg): QueueEntry | undefined {
     return { seq: stored.seq, kind: 'queued', stanza: event.data.stanza, at };
   }
   return undefined;
+}
+
+/** Serial number arithmetic on h (mod 2^32, XEP-0198 §4). */
+function isLater(a: number, b: number): boolean {
+  const distance = (a - b + 2 ** 32) % 2 ** 32;
+  return distance !== 0 && distance < 2 ** 31;
 }
 
 /** JetStream answers a last-by-subject get on an empty subject with "no message found" (10037). */

@@ -748,7 +748,10 @@ export class Gateway implements StreamHost {
       await this.deliverTo(current, stanza, origin, hops + 1);
       return;
     }
-    if (current?.gateway === record.gateway) await this.deps.registry.release(record.jid, record.session);
+    // The gateway named does not hold the session: its log says where the stanza goes (hibernating or
+    // still ACTIVE there: its durable queue, T7; resumed: the new owner; not SM or ended: routed again).
+    const delivery = origin === undefined ? undefined : `${origin}>${record.session}`;
+    await this.toQueue(record, stanza, { delivery, hops, unreachableOwner: record.gateway });
   }
 
   /** T7: a stanza for a session without a connection goes to its durable queue, wherever it is routed. */
@@ -774,8 +777,10 @@ export class Gateway implements StreamHost {
         await this.deps.registry.release(record.jid, record.session);
         return;
       case 'gone':
-        // Not an SM session (or it ended): the resource is stale; route again without it.
-        if (await this.deps.registry.release(record.jid, record.session)) await this.route(stanza);
+        // Not an SM session (or it ended): the resource is stale; route again without it (whoever
+        // released it first, this stanza is still ours to place).
+        await this.deps.registry.release(record.jid, record.session);
+        await this.route(stanza);
         return;
     }
   }
