@@ -43,9 +43,9 @@ export interface ResourceRegistryOptions {
   /** Stream replicas when the bucket is created. */
   readonly replicas?: number;
   /**
-   * Keep the in-process routing view (RegistryView). Off by default: with it on, spec scenario 40
-   * (resume on another gateway after a kill) lost its re-sent stanzas in about one run of three, for a
-   * reason not found yet; it cut a routing round trip per stanza (SM throughput ×2.5 in the bench).
+   * Keep the in-process routing view (RegistryView; default on): a routing read without a round trip.
+   * It can lag a write on another gateway; a stanza routed on a stale record reaches a gateway that no
+   * longer holds the session, which sends it where the session's log says (Gateway.notDelivered).
    */
   readonly view?: boolean;
 }
@@ -115,13 +115,14 @@ interface Current {
  * - The reads those writes depend on go to the stream leader (`STREAM.MSG.GET`), which has applied every
  *   acknowledged write. Direct Get may be answered by a follower that has not yet, which with R>1 would
  *   let `release` see an older holder and leave a freshly claimed record behind.
- * - `resourcesOf`, on the path of every message to a bare JID, is one Direct Get request
+ * - `resourcesOfNow` is one Direct Get request
  *   (`multi_last: ["$KV.<bucket>.<bare>.>"]`, nats-server ≥ 2.11): no consumer is created, no
  *   per-resource round trip. With R1 it reads its own writes; with R>1 a follower can lag the leader by
  *   the replication delay, the same race as a stanza routed a moment before a bind. The server refuses
  *   a multi-get matching more than 1024 keys; a cap on resources per account belongs in the bind.
- * - No in-process cache: one invalidated by a KV watch would be stale between a write on another gateway
- *   and the watch event, would hold a subscription, and would save ~0.5 ms per lookup.
+ * - `resourcesOf` reads the in-process view kept by a KV watch (own writes at once); it is stale between a
+ *   write on another gateway and the watch event, so paths that must see the latest record (a moved
+ *   session, §4's last-resource question, resume) use `resourcesOfNow`.
  *
  * Released keys are purged with a per-message TTL on the purge marker (`allow_msg_ttl`): the marker shows
  * watchers the release and then expires, so a bucket of short-lived, randomly named resources does not
@@ -163,7 +164,7 @@ export class ResourceRegistry {
       streamInfo.config.name,
       options.logger ?? warningLogger,
     );
-    if (options.view === true) {
+    if (options.view !== false) {
       await registry.view.start(kv, (error) => {
         registry.logger.warn({ err: error, bucket }, 'registry watch ended; reading the bucket from now on');
       });
