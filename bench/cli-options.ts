@@ -1,7 +1,9 @@
 import { SERVER_NAMES, type ServerName } from './servers/target.js';
 
-export type Scenario = 'throughput' | 'resume' | 'memory';
-export const SCENARIOS: readonly Scenario[] = ['throughput', 'resume', 'memory'];
+export type Scenario = 'throughput' | 'resume' | 'memory' | 'expiry';
+export const SCENARIOS: readonly Scenario[] = ['throughput', 'resume', 'memory', 'expiry'];
+/** What runs without --scenarios: the peer comparisons (expiry is Holdfast-only and takes minutes). */
+export const DEFAULT_SCENARIOS: readonly Scenario[] = ['throughput', 'resume', 'memory'];
 
 /** The benchmark's command line: `--name=value` or `--name value`, plus `--quick` and `--help`. */
 export interface BenchOptions {
@@ -17,12 +19,22 @@ export interface BenchOptions {
   readonly resumeSizes: readonly number[];
   readonly resumeReps: number;
   readonly settleS: number;
+  /** expiry: hibernating sessions, the seconds their deadlines are spread over, timeout processes. */
+  readonly expirySessions: number;
+  readonly expirySpreadS: number;
+  readonly timeouts: number;
+  /** Run the Holdfast gateway and timeout processes under `node --cpu-prof` (profiles in bench/results/). */
+  readonly cpuProf: boolean;
+  /** Holdfast without session-state (a diagnosis of what its projection costs). */
+  readonly withoutSessionState: boolean;
   readonly quick: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
   --servers=holdfast,prosody,ejabberd   systems to measure, in this order (default: all three)
-  --scenarios=throughput,resume,memory  what to measure (default: all; memory runs on a fresh instance)
+  --scenarios=throughput,resume,memory,expiry
+                     what to measure (default: throughput,resume,memory; memory and expiry run on
+                     fresh instances; expiry is Holdfast-only: hibernation deadlines firing on time)
   --pairs=N          throughput: sender→receiver pairs (default 20)
   --duration=S       throughput: measured seconds (default 10), after --warmup=S (default 2)
   --window=N         throughput: unacknowledged messages in flight per pair (default 100)
@@ -31,7 +43,14 @@ export const USAGE = `usage: npm run bench -- [options]
   --resume-sizes=0,100,1000   resume: queued messages per resume (default 0,100,1000)
   --resume-reps=N    resume: repetitions per size (default 20)
   --settle=S         memory: seconds to wait before sampling RSS (default 10)
-  --quick            small numbers for a smoke run (4 pairs, 3 s, 100 sessions, 3 reps)
+  --expiry-sessions=N  expiry: hibernating sessions written to the session log (default 100000)
+  --expiry-spread=S  expiry: seconds their deadlines are spread over (default 180)
+  --timeouts=N       expiry: timeout service processes sharing the timers (default 2)
+  --cpu-prof         Holdfast: run the gateway and timeout processes under node --cpu-prof
+                     (profiles in bench/results/cpu-prof-<start time>/)
+  --without-session-state  Holdfast: do not start session-state (diagnosis: the cost of its projection)
+  --quick            small numbers for a smoke run (4 pairs, 3 s, 100 sessions, 3 reps;
+                     expiry: 2000 sessions over 20 s)
   --help`;
 
 export class UsageError extends Error {}
@@ -50,6 +69,8 @@ const positiveNumber = (name: string, value: string): number => {
   return n;
 };
 
+const BOOLEAN_FLAGS: readonly string[] = ['--quick', '--help', '--cpu-prof', '--without-session-state'];
+
 /** Parses argv (without node and script); null for --help. */
 export function parseBenchArgs(argv: readonly string[], cpuCount: number): BenchOptions | null {
   const values = new Map<string, string>();
@@ -60,7 +81,7 @@ export function parseBenchArgs(argv: readonly string[], cpuCount: number): Bench
     const eq = arg.indexOf('=');
     if (eq !== -1) {
       values.set(arg.slice(2, eq), arg.slice(eq + 1));
-    } else if (arg === '--quick' || arg === '--help') {
+    } else if (BOOLEAN_FLAGS.includes(arg)) {
       flags.add(arg.slice(2));
     } else {
       const next = argv[i + 1];
@@ -86,7 +107,7 @@ export function parseBenchArgs(argv: readonly string[], cpuCount: number): Bench
     }
   }
   if (servers.length === 0) throw new UsageError('--servers names no server');
-  const scenarios = (take('scenarios') ?? SCENARIOS.join(','))
+  const scenarios = (take('scenarios') ?? DEFAULT_SCENARIOS.join(','))
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
@@ -122,6 +143,11 @@ export function parseBenchArgs(argv: readonly string[], cpuCount: number): Bench
     resumeSizes,
     resumeReps: int('resume-reps', quick ? 3 : 20),
     settleS: num('settle', quick ? 2 : 10),
+    expirySessions: int('expiry-sessions', quick ? 2000 : 100_000),
+    expirySpreadS: num('expiry-spread', quick ? 20 : 180),
+    timeouts: int('timeouts', 2),
+    cpuProf: flags.has('cpu-prof'),
+    withoutSessionState: flags.has('without-session-state'),
     quick,
   };
   const unknown = [...values.keys()];

@@ -17,8 +17,41 @@ describe('parseBenchArgs', () => {
       resumeSizes: [0, 100, 1000],
       resumeReps: 20,
       settleS: 10,
+      expirySessions: 100_000,
+      expirySpreadS: 180,
+      timeouts: 2,
+      cpuProf: false,
+      withoutSessionState: false,
       quick: false,
     });
+  });
+
+  it('runs expiry only when asked, with its own options', () => {
+    expect(
+      parseBenchArgs(
+        [
+          '--servers=holdfast',
+          '--scenarios=expiry',
+          '--expiry-sessions=500',
+          '--expiry-spread=30',
+          '--cpu-prof',
+        ],
+        2,
+      ),
+    ).toMatchObject({
+      servers: ['holdfast'],
+      scenarios: ['expiry'],
+      expirySessions: 500,
+      expirySpreadS: 30,
+      timeouts: 2,
+      cpuProf: true,
+    });
+    expect(parseBenchArgs(['--quick', '--scenarios=expiry', '--timeouts=1'], 2)).toMatchObject({
+      expirySessions: 2000,
+      expirySpreadS: 20,
+      timeouts: 1,
+    });
+    expect(() => parseBenchArgs(['--timeouts=0'], 2)).toThrow(/--timeouts/);
   });
 
   it('takes --name=value and --name value, and --quick lowers the defaults', () => {

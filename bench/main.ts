@@ -7,11 +7,12 @@ import { repoRoot } from '@holdfast/localinfra';
 import { errorMessage, withTimeout } from './async-utils.js';
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions, type Scenario } from './cli-options.js';
 import { computeRatios, renderSummary, type Outcome, type Report, type ServerReport } from './report.js';
+import { runExpiry } from './scenarios/expiry.js';
 import { runMemory } from './scenarios/memory.js';
 import { runResume } from './scenarios/resume.js';
 import { runThroughput } from './scenarios/throughput.js';
 import { startEjabberd } from './servers/ejabberd.js';
-import { startHoldfast } from './servers/holdfast.js';
+import { startHoldfast, type HoldfastOptions } from './servers/holdfast.js';
 import { killAllTracked } from './servers/processes.js';
 import { startProsody } from './servers/prosody.js';
 import { benchUsers, type BenchUser, type ServerName, type Target } from './servers/target.js';
@@ -19,23 +20,30 @@ import { benchUsers, type BenchUser, type ServerName, type Target } from './serv
 /**
  * `npm run bench`: XEP-0198 benchmarks of Holdfast, Prosody and ejabberd in one run on loopback. Each
  * server is started on free ports with fresh data, measured (throughput with and without SM, resume
- * latency, memory per hibernated session), and stopped; JSON goes to stdout and bench/results/, then a
- * summary. Every phase has a timeout; children are killed on exit and on Ctrl-C.
+ * latency, memory per hibernated session; on Holdfast alone, hibernation deadlines expiring on time),
+ * and stopped; JSON goes to stdout and bench/results/, then a summary. Every phase has a timeout;
+ * children are killed on exit and on Ctrl-C.
  */
 const DOMAIN = 'localhost';
 const SESSIONS_PER_USER = 10;
 /** Wall time one resume queue size may take (repetitions stop early after 3 when it is spent). */
 const RESUME_BUDGET_PER_SIZE_MS = 150_000;
+/** expiry: one session in this many has queued stanzas, this many each; the wait after the last deadline. */
+const EXPIRY_QUEUED_EVERY = 100;
+const EXPIRY_QUEUED_PER_SESSION = 3;
+const EXPIRY_TAIL_MS = 30_000;
 
 const say = (line: string): void => {
   process.stderr.write(`[bench] ${line}\n`);
 };
 
+let holdfastOptions: HoldfastOptions = {};
+
 const starters: Record<
   ServerName,
   (users: readonly BenchUser[], domain: string, say: (line: string) => void) => Promise<Target>
 > = {
-  holdfast: startHoldfast,
+  holdfast: (users, domain, say) => startHoldfast(users, domain, say, holdfastOptions),
   prosody: startProsody,
   ejabberd: startEjabberd,
 };
@@ -61,16 +69,16 @@ async function phase<T>(
 }
 
 /** Starts a fresh instance of `name`, runs `scenarios` on it and stops it; a start failure is returned. */
-async function withInstance(
+async function withInstance<T extends Target>(
   name: ServerName,
-  users: readonly BenchUser[],
+  start: () => Promise<T>,
   report: ServerReport,
-  scenarios: (target: Target) => Promise<void>,
+  scenarios: (target: T) => Promise<void>,
 ): Promise<string | undefined> {
   say(`${name}: starting a fresh instance`);
-  let target: Target;
+  let target: T;
   try {
-    target = await withTimeout(starters[name](users, DOMAIN, say), 15 * 60_000, `${name} start`);
+    target = await withTimeout(start(), 15 * 60_000, `${name} start`);
   } catch (error) {
     say(`${name}: not measured: ${errorMessage(error)}`);
     return errorMessage(error);
@@ -105,7 +113,8 @@ async function benchServer(
   const report: ServerReport = { name };
   const wants = (scenario: Scenario): boolean => options.scenarios.includes(scenario);
   if (wants('throughput') || wants('resume')) {
-    const failed = await withInstance(name, users, report, async (target) => {
+    const start = (): Promise<Target> => starters[name](users, DOMAIN, say);
+    const failed = await withInstance(name, start, report, async (target) => {
       if (wants('throughput')) {
         const throughputMs = (options.warmupS + options.durationS) * 1000 + 120_000 + options.pairs * 2000;
         for (const sm of [true, false]) {
@@ -142,7 +151,8 @@ async function benchServer(
     }
   }
   if (wants('memory')) {
-    const failed = await withInstance(name, users, report, async (target) => {
+    const start = (): Promise<Target> => starters[name](users, DOMAIN, say);
+    const failed = await withInstance(name, start, report, async (target) => {
       const hibernating = Math.ceil(options.sessions / SESSIONS_PER_USER);
       const memoryBudgetMs = 180_000 + options.sessions * 500;
       const memoryDeadline = performance.now() + memoryBudgetMs;
@@ -163,6 +173,30 @@ async function benchServer(
     });
     if (failed !== undefined) report.memory = { error: `start: ${failed}` };
   }
+  // Holdfast only, on a fresh instance with timeout processes; no accounts (the sessions are synthetic).
+  if (wants('expiry') && name === 'holdfast') {
+    const start = () => startHoldfast([], DOMAIN, say, { ...holdfastOptions, timeouts: options.timeouts });
+    const expiryBudgetMs =
+      600_000 + options.expirySessions * 5 + options.expirySpreadS * 1000 + EXPIRY_TAIL_MS;
+    const failed = await withInstance(name, start, report, async (target) => {
+      report.expiry = await phase(
+        name,
+        `expiry (${options.expirySessions} sessions over ${options.expirySpreadS} s)`,
+        expiryBudgetMs,
+        () =>
+          runExpiry(target, {
+            sessions: options.expirySessions,
+            spreadMs: options.expirySpreadS * 1000,
+            queuedEvery: EXPIRY_QUEUED_EVERY,
+            queuedPerSession: EXPIRY_QUEUED_PER_SESSION,
+            tailMs: EXPIRY_TAIL_MS,
+            tag: `x${Date.now().toString(36)}`,
+            say,
+          }),
+      );
+    });
+    if (failed !== undefined) report.expiry = { error: `start: ${failed}` };
+  }
   return report;
 }
 
@@ -179,10 +213,24 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  const startedAt = new Date().toISOString();
+  holdfastOptions = {
+    ...(options.cpuProf
+      ? {
+          cpuProfDir: path.join(
+            repoRoot(),
+            'bench',
+            'results',
+            `cpu-prof-${startedAt.replace(/[:.]/g, '-')}`,
+          ),
+        }
+      : {}),
+    ...(options.withoutSessionState ? { withoutSessionState: true } : {}),
+  };
   const userCount = Math.max(options.pairs * 2, Math.ceil(options.sessions / SESSIONS_PER_USER) + 1, 2);
   const users = benchUsers(userCount);
   const report: Report = {
-    startedAt: new Date().toISOString(),
+    startedAt,
     machine: {
       cpus: availableParallelism(),
       node: process.version,
@@ -200,7 +248,9 @@ async function main(): Promise<number> {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${report.startedAt.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${json}\n`);
-  process.stdout.write(`${json}\n\n${renderSummary(report, options.resumeSizes)}\n\nresults: ${file}\n`);
+  process.stdout.write(
+    `${json}\n\n${renderSummary(report, options.resumeSizes, options.scenarios)}\n\nresults: ${file}\n`,
+  );
   return 0;
 }
 
