@@ -49,6 +49,7 @@ import { serverIq } from './server-iq.js';
 import { parseStanza } from './stanza-text.js';
 import type { Transport } from './transport/transport.js';
 import type { SmEnd } from './sm/sm-session.js';
+import { WorkLimit } from './sm/work-limit.js';
 import {
   StreamManagement,
   parsePrevid,
@@ -111,6 +112,7 @@ export class Gateway implements StreamHost {
   private readonly throttle: FailureThrottle;
   private fakeSecret: Buffer = randomBytes(32);
   private readonly services: Service[] = [];
+  private readonly terminations = new WorkLimit(TERMINATIONS);
   /** Cleanups of ended streams still running (registry release, unavailable broadcast, event). */
   private readonly cleanups = new Set<Promise<void>>();
   private readonly now: () => Date;
@@ -165,14 +167,17 @@ export class Gateway implements StreamHost {
         { target },
       ),
       // T9/T11 decided by the timeout service or session-state: any gateway carries it out.
-      this.deps.bus.serve(SmTerminate, async (request): Promise<ReplyOf<typeof SmTerminate>> => {
-        const ended = await this.endFromLog(request.session, request.kind, {
-          version: request.version,
-          ...(request.keepRecord === undefined ? {} : { keepRecord: request.keepRecord }),
-        });
-        if (ended.kind === 'terminated') return { result: 'terminated', unacked: ended.stanzas.length };
-        return ended.kind === 'early' ? { result: 'early', deadline: ended.deadline } : { result: 'stale' };
-      }),
+      // At most TERMINATIONS at once, the rest in order: a burst of due timers must not starve streams.
+      this.deps.bus.serve(SmTerminate, (request) =>
+        this.terminations.run(async (): Promise<ReplyOf<typeof SmTerminate>> => {
+          const ended = await this.endFromLog(request.session, request.kind, {
+            version: request.version,
+            ...(request.keepRecord === undefined ? {} : { keepRecord: request.keepRecord }),
+          });
+          if (ended.kind === 'terminated') return { result: 'terminated', unacked: ended.stanzas.length };
+          return ended.kind === 'early' ? { result: 'early', deadline: ended.deadline } : { result: 'stale' };
+        }),
+      ),
       this.deps.bus.serve(
         GatewayKick,
         (request) => {
@@ -924,6 +929,9 @@ export class Gateway implements StreamHost {
 }
 
 const DELIVERED: Handoff = { delivered: Promise.resolve() };
+
+/** `sm.terminate` requests carried out at once by one gateway. */
+const TERMINATIONS = 32;
 
 function priorityOf(presence: Element): number {
   const value = Number.parseInt(presence.getChildText('priority') ?? '0', 10);

@@ -4,6 +4,12 @@ import { SmTerminate } from '@holdfast/events';
 import type { PartitionTimers } from './partition-timers.js';
 import type { Timer, TimerTable } from './timer-table.js';
 
+/**
+ * Terminations asked for at once per instance: enough to keep the gateways busy, few enough that each
+ * is answered well within the request timeout (a gateway works through its own bounded share).
+ */
+const DEFAULT_CONCURRENCY = 64;
+
 export interface ExpirerOptions {
   /** How often due timers are collected (ms). */
   readonly tickMs?: number;
@@ -58,15 +64,27 @@ export class Expirer {
     return (this.options.now ?? Date.now)();
   }
 
+  /**
+   * Fires due timers earliest first across every loaded partition, as many as there are free slots;
+   * the rest stay scheduled (in order) for the next tick or the next freed slot.
+   */
   private tick(): void {
-    const limit = this.options.concurrency ?? 512;
+    if (this.stopped) return;
+    const limit = this.options.concurrency ?? DEFAULT_CONCURRENCY;
     const now = this.now();
-    for (const table of this.timers.ready()) {
-      for (const timer of table.due(now)) {
-        // Over the limit: stays due; the next tick takes it (its deadline, so its lateness, unchanged).
-        if (this.inFlight >= limit) table.rearm(timer, timer.deadline);
-        else this.fire(table, timer);
+    while (this.inFlight < limit) {
+      let earliest: TimerTable | undefined;
+      let earliestDeadline = Number.POSITIVE_INFINITY;
+      for (const table of this.timers.ready()) {
+        const deadline = table.peek();
+        if (deadline !== undefined && deadline <= now && deadline < earliestDeadline) {
+          earliest = table;
+          earliestDeadline = deadline;
+        }
       }
+      const timer = earliest?.due(now, 1)[0];
+      if (earliest === undefined || timer === undefined) return;
+      this.fire(earliest, timer);
     }
   }
 
@@ -75,6 +93,8 @@ export class Expirer {
     const firing = this.terminate(table, timer).finally(() => {
       this.inFlight -= 1;
       this.firing.delete(firing);
+      // A freed slot takes the next due timer at once rather than at the next tick.
+      this.tick();
     });
     this.firing.add(firing);
   }

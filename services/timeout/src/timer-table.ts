@@ -34,13 +34,27 @@ export class TimerTable {
     this.push(timer);
   }
 
+  /** Deadline of the earliest current timer (voided ones on top are discarded), or undefined. */
+  peek(): number | undefined {
+    for (let top = this.heap[0]; top !== undefined; top = this.heap[0]) {
+      if (this.current.get(top.session) === top) return top.deadline;
+      this.pop();
+    }
+    return undefined;
+  }
+
   /**
-   * Takes every current timer due at `now` (epoch ms) off the schedule, earliest first. Each stays the
-   * session's timer until `settle` (fired) or `rearm` (retry later); a newer state of the session voids it.
+   * Takes up to `max` current timers due at `now` (epoch ms) off the schedule, earliest first. Each
+   * stays the session's timer until `settle` (fired) or `rearm` (retry later); a newer state of the
+   * session voids it.
    */
-  due(now: number): Timer[] {
+  due(now: number, max = Number.POSITIVE_INFINITY): Timer[] {
     const due: Timer[] = [];
-    for (let top = this.heap[0]; top !== undefined && top.deadline <= now; top = this.heap[0]) {
+    for (
+      let top = this.heap[0];
+      top !== undefined && top.deadline <= now && due.length < max;
+      top = this.heap[0]
+    ) {
       this.pop();
       if (this.current.get(top.session) === top) due.push(top);
     }

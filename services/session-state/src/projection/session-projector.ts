@@ -19,7 +19,9 @@ const DUPLICATE_KEY = 11000;
  * Writes the session log's fence lanes into MongoDB (`sm_sessions`, `sm_queue`, `sm_h_records`), one
  * event at a time in each session's order. Idempotent: an event at or below a session's `lastSeq` changes
  * nothing, and the queue and h-record writes of a newer one are safe to repeat, because `lastSeq` moves
- * last (a crash in between redoes them). Only single-document writes and inserts under unique ids, so
+ * last (a crash in between redoes them). The writes filter on `_id` alone: the replay check is the read
+ * before them, and a partition has one event in flight at a time (ProjectionConsumers), so nothing else
+ * writes the document between; FerretDB answers an `_id`-only filter without decoding every document. Only single-document writes and inserts under unique ids, so
  * FerretDB 1.24 and MongoDB behave alike (docs/ferretdb-compatibility.md).
  */
 export class SessionProjector {
@@ -95,23 +97,13 @@ export class SessionProjector {
     if (sessionWrite.kind === 'queue-length') {
       const { queueLength, lastSeq, updatedAt } = sessionWrite;
       await this.store.run(SmSessions, 'updateOne', (collection) =>
-        collection.updateOne(
-          { _id: session, lastSeq: { $lt: seq } },
-          { $set: { queueLength, lastSeq, updatedAt } },
-        ),
+        collection.updateOne({ _id: session }, { $set: { queueLength, lastSeq, updatedAt } }),
       );
       return;
     }
-    try {
-      // The filter makes a replay racing a newer write (MongoDB) an upsert of an existing _id: refused.
-      await this.store.run(SmSessions, 'replaceOne', (collection) =>
-        collection.replaceOne({ _id: session, lastSeq: { $lt: seq } }, sessionWrite.document, {
-          upsert: true,
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof DuplicateKeyError)) throw error;
-    }
+    await this.store.run(SmSessions, 'replaceOne', (collection) =>
+      collection.replaceOne({ _id: session }, sessionWrite.document, { upsert: true }),
+    );
   }
 
   /** Inserts queue entries; entries already there (a replay, a retried batch) are skipped. */
