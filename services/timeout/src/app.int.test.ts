@@ -1,20 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { Bus, type Service } from '@holdfast/bus';
-import {
-  SmEnabled,
-  SmHibernationStarted,
-  SmSetHibernationDeadline,
-  SmTerminate,
-  type RequestOf,
-  type SmState,
-} from '@holdfast/events';
+import { SmSetHibernationDeadline, SmTerminate, type RequestOf } from '@holdfast/events';
 import { startNatsServer, type RunningNatsServer } from '@holdfast/localinfra';
-import { SessionLog, stateWithout } from '@holdfast/session-log';
-import { recordingLogger } from '@holdfast/testing';
+import { SessionLog } from '@holdfast/session-log';
+import { logSession, recordingLogger } from '@holdfast/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { build, type TimeoutApp, type TimeoutConfig } from './app.js';
@@ -79,54 +71,11 @@ afterAll(async () => {
 });
 
 /** A session logged as hibernating with its deadline `deadlineInMs` from now (or only enabled: ACTIVE). */
-async function hibernating(
+function hibernating(
   deadlineInMs: number,
   stayActive = false,
 ): Promise<{ session: string; deadline: number }> {
-  const session = randomBytes(12).toString('base64url');
-  const jid = 'alice@localhost/phone';
-  const now = new Date();
-  const active: SmState = {
-    version: 1,
-    status: 'ACTIVE',
-    jid,
-    resumable: true,
-    secretHash: 'x',
-    max: 5,
-    owner: 'gw',
-    enabledAt: now.toISOString(),
-    h: 0,
-    acked: 0,
-    ackedThrough: 0,
-    writtenThrough: 0,
-  };
-  const enabled = await log.publishFenced(
-    SmEnabled,
-    { id: `${session}.enabled`, data: { session, jid, resumable: true, max: 5, state: active } },
-    0,
-  );
-  const deadline = new Date(now.getTime() + deadlineInMs).toISOString();
-  if (stayActive) return { session, deadline: Date.parse(deadline) };
-  await log.publishFenced(
-    SmHibernationStarted,
-    {
-      id: `${session}.hibernated.1`,
-      data: {
-        session,
-        jid,
-        deadline,
-        queued: 0,
-        state: {
-          ...stateWithout(active, 'owner'),
-          status: 'HIBERNATING',
-          hibernatedAt: now.toISOString(),
-          deadline,
-        },
-      },
-    },
-    enabled.seq,
-  );
-  return { session, deadline: Date.parse(deadline) };
+  return logSession(log, { jid: 'alice@localhost/phone', deadlineInMs, stayActive });
 }
 
 async function requestsFor(session: string, count: number, timeoutMs: number): Promise<number[]> {

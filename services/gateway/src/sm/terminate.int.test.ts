@@ -1,14 +1,7 @@
-import { randomBytes } from 'node:crypto';
-
-import {
-  SmEnabled,
-  SmHibernationStarted,
-  SmSessionTerminated,
-  SmTerminate,
-  type SmState,
-} from '@holdfast/events';
+import { SmSessionTerminated, SmTerminate } from '@holdfast/events';
 import { SessionLog, appendToQueue, stateWithout } from '@holdfast/session-log';
 import { OfflineMessages } from '@holdfast/store';
+import { logSession } from '@holdfast/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startCluster, type TestCluster } from '../testing/cluster.js';
@@ -44,44 +37,8 @@ async function hibernating(
   deadlineInMs: number,
   queued: number,
 ): Promise<{ session: string; jid: string }> {
-  const session = randomBytes(12).toString('base64url');
   const jid = `${user}@localhost/phone`;
-  const now = new Date();
-  const active: SmState = {
-    version: 1,
-    status: 'ACTIVE',
-    jid,
-    resumable: true,
-    secretHash: 'x',
-    max: 600,
-    owner: 'gone',
-    enabledAt: now.toISOString(),
-    h: 0,
-    acked: 0,
-    ackedThrough: 0,
-    writtenThrough: 0,
-  };
-  const enabled = await log.publishFenced(
-    SmEnabled,
-    { id: `${session}.enabled`, data: { session, jid, resumable: true, max: 600, state: active } },
-    0,
-  );
-  const unowned = stateWithout(active, 'owner');
-  const deadline = new Date(now.getTime() + deadlineInMs).toISOString();
-  await log.publishFenced(
-    SmHibernationStarted,
-    {
-      id: `${session}.hibernated.1`,
-      data: {
-        session,
-        jid,
-        deadline,
-        queued: 0,
-        state: { ...unowned, status: 'HIBERNATING', hibernatedAt: now.toISOString(), deadline },
-      },
-    },
-    enabled.seq,
-  );
+  const { session } = await logSession(log, { jid, deadlineInMs });
   for (let n = 1; n <= queued; n++) {
     const appended = await appendToQueue(log, {
       session,
