@@ -289,8 +289,9 @@ export class Gateway implements StreamHost {
   private async evict(holder: ResourceRecord): Promise<void> {
     if (holder.gateway === HIBERNATING) {
       // Spec §7.9, T10: a hibernating session with this resource ends before the new bind completes.
-      await this.endFromLog(holder.session, 'closed');
-      await this.deps.registry.release(holder.jid, holder.session);
+      // A session that had ended already leaves a stale record; endFromLog releases the one it ends.
+      const ended = await this.endFromLog(holder.session, 'closed');
+      if (ended.kind !== 'terminated') await this.deps.registry.release(holder.jid, holder.session);
       return;
     }
     if (holder.gateway === this.options.node) {
@@ -778,8 +779,11 @@ export class Gateway implements StreamHost {
       }
       case 'overflow':
         // T11b: the queue is full; the session ends and §4 decides its stanzas and this one.
-        await this.endFromLog(record.session, 'overflow', { extra: stanza });
-        await this.deps.registry.release(record.jid, record.session);
+        if ((await this.endFromLog(record.session, 'overflow', { extra: stanza })).kind !== 'terminated') {
+          // It ended otherwise meanwhile: the stanza is placed as for any stale resource.
+          await this.deps.registry.release(record.jid, record.session);
+          await this.route(stanza);
+        }
         return;
       case 'gone':
         // Not an SM session (or it ended): the resource is stale; route again without it (whoever
