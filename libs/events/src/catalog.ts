@@ -290,8 +290,9 @@ export const SmSetHibernationDeadline = defineCommand({
 });
 
 /**
- * Ends a session that has no connection (T9 `expired`, T11 `evicted`), asked by the timeout service or
- * session-state and carried out by any gateway (a queue group): the fenced termination, §4 for its queue
+ * Ends a session that has no connection (T9 `expired`, T11 `evicted`), or finishes a committed
+ * termination of any kind (`finish`), asked by the timeout service or session-state and carried out by
+ * any gateway (a queue group): the fenced termination, §4 for its queue
  * and the unavailable presence. Only the state at `version` that is still HIBERNATING is ended (§7.16: a
  * timer for a session resumed, replaced or revoked meanwhile is a no-op); `expired` also waits for the
  * deadline it finds (`early` with the deadline, so a moved deadline is re-armed, never fired early).
@@ -300,10 +301,15 @@ export const SmTerminate = defineCommand({
   name: 'sm.terminate',
   request: z.object({
     session: sessionId,
-    kind: z.enum(['expired', 'evicted']),
+    kind: z.enum(['expired', 'evicted', 'closed', 'overflow']),
     version: z.number().int().min(1),
     /** §5, §7.3: keep no h-record (a resume that found the deadline passed reports `h` itself). */
     keepRecord: z.boolean().optional(),
+    /**
+     * Only finish a termination of this kind and version that is already committed: carry out the §4
+     * outcomes not logged yet (its gateway died in between). Never ends a live session.
+     */
+    finish: z.literal(true).optional(),
   }),
   reply: z.discriminatedUnion('result', [
     z.object({ result: z.literal('terminated'), unacked: count }),

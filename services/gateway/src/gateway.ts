@@ -173,6 +173,7 @@ export class Gateway implements StreamHost {
           const ended = await this.endFromLog(request.session, request.kind, {
             version: request.version,
             ...(request.keepRecord === undefined ? {} : { keepRecord: request.keepRecord }),
+            ...(request.finish === true ? { finishOnly: true } : {}),
           });
           if (ended.kind === 'terminated') return { result: 'terminated', unacked: ended.stanzas.length };
           return ended.kind === 'early' ? { result: 'early', deadline: ended.deadline } : { result: 'stale' };

@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { Bus, type Service } from '@holdfast/bus';
-import { SmSetHibernationDeadline, SmTerminate, type RequestOf } from '@holdfast/events';
+import { SmSessionTerminated, SmSetHibernationDeadline, SmTerminate, type RequestOf } from '@holdfast/events';
 import { startNatsServer, type RunningNatsServer } from '@holdfast/localinfra';
-import { SessionLog } from '@holdfast/session-log';
+import { SessionLog, stateWithout } from '@holdfast/session-log';
 import { logSession, recordingLogger } from '@holdfast/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { build, type TimeoutApp, type TimeoutConfig } from './app.js';
+import { FINISH_CHECK } from './timer-table.js';
 
 /**
  * The timeout service on a real nats-server of its own (its `sm.terminate` requests and leases are
@@ -172,5 +173,42 @@ describe('timeout service', () => {
       expect(fired).toHaveLength(1);
       expect(fired[0]).toBeGreaterThanOrEqual(deadline);
     }
+  });
+
+  it('a recent termination with unacked stanzas gets one finish request, FINISH_CHECK.afterMs after it', async () => {
+    const { session } = await hibernating(60_000);
+    const record = await log.state(session);
+    if (record === undefined) throw new Error('no state');
+    const at = new Date(Date.now() - FINISH_CHECK.afterMs + 500);
+    await log.publishFenced(
+      SmSessionTerminated,
+      {
+        id: `${session}.terminated.test`,
+        at,
+        data: {
+          session,
+          jid: record.state.jid,
+          kind: 'closed',
+          h: 0,
+          unacked: 2,
+          state: {
+            ...stateWithout(record.state, 'hibernatedAt', 'deadline'),
+            status: 'TERMINATED',
+            terminatedKind: 'closed',
+          },
+        },
+      },
+      record.seq,
+      'f.state',
+    );
+    const [fired, ...more] = await requestsFor(session, 1, 5000);
+    expect(fired).toBeGreaterThanOrEqual(at.getTime() + FINISH_CHECK.afterMs);
+    expect(requests.find((entry) => entry.request.session === session)?.request).toEqual({
+      session,
+      kind: 'closed',
+      version: 1,
+      finish: true,
+    });
+    expect(more).toEqual([]);
   });
 });

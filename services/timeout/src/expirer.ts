@@ -24,7 +24,8 @@ export interface ExpirerOptions {
 }
 
 /**
- * Fires due hibernation timers (spec T9): every tick, each loaded partition's due timers become
+ * Fires due hibernation timers (spec T9), and checks of recent terminations (`finish`: their §4 outcomes
+ * carried out, exactly once, by any gateway): every tick, each loaded partition's due timers become
  * `sm.terminate` requests (kind `expired`, the timer's version), carried out by any gateway, which ends
  * the session only if that version still hibernates and its deadline has passed. `early` (the deadline
  * moved) re-arms at the deadline found; a failure retries later; `stale` and `terminated` settle.
@@ -101,11 +102,18 @@ export class Expirer {
 
   private async terminate(table: TimerTable, timer: Timer): Promise<void> {
     try {
-      const reply = await this.bus.request(
-        SmTerminate,
-        { session: timer.session, kind: 'expired', version: timer.version },
-        { timeoutMs: this.options.requestTimeoutMs ?? 10_000 },
-      );
+      const request =
+        timer.kind === 'finish'
+          ? {
+              session: timer.session,
+              kind: timer.terminatedKind ?? 'closed',
+              version: timer.version,
+              finish: true as const,
+            }
+          : { session: timer.session, kind: 'expired' as const, version: timer.version };
+      const reply = await this.bus.request(SmTerminate, request, {
+        timeoutMs: this.options.requestTimeoutMs ?? 10_000,
+      });
       if (reply.result === 'early') {
         table.rearm(timer, Date.parse(reply.deadline));
         return;

@@ -47,7 +47,13 @@ export class PartitionTimers {
       for await (const message of messages) {
         const event = decodeOrWarn(message.data, this.logger);
         const found = event === undefined ? undefined : sessionStateOf(event);
-        if (found !== undefined) table.observe(found.session, message.seq, found.state);
+        if (event !== undefined && found !== undefined) {
+          const termination =
+            event.type === 'sm.session_terminated'
+              ? { at: Date.parse(event.metadata.at), unacked: event.data.unacked, now: Date.now() }
+              : undefined;
+          table.observe(found.session, message.seq, found.state, termination);
+        }
         if (message.info.pending === 0) status.loaded = true;
       }
     })();

@@ -1,6 +1,9 @@
 import type { SmState } from '@holdfast/events';
 
-/** A hibernating session's deadline (spec T9), keyed by session and version (§7.16). */
+/**
+ * A hibernating session's deadline (spec T9), keyed by session and version (§7.16); or, for a
+ * termination with unacked stanzas, the time to check that its §4 outcomes were all carried out.
+ */
 export interface Timer {
   readonly session: string;
   readonly version: number;
@@ -8,7 +11,13 @@ export interface Timer {
   readonly seq: number;
   /** Epoch milliseconds. */
   readonly deadline: number;
+  /** `finish`: the session is TERMINATED as `terminatedKind`; ask to finish its outcomes. */
+  readonly kind?: 'finish';
+  readonly terminatedKind?: 'closed' | 'expired' | 'evicted' | 'overflow';
 }
+
+/** How long after a termination its outcomes are checked, and how old a termination may be to be checked. */
+export const FINISH_CHECK = { afterMs: 30_000, maxAgeMs: 3_600_000 } as const;
 
 /**
  * The hibernation timers of one partition of the session log, built from its `f.state` events in
@@ -20,16 +29,24 @@ export class TimerTable {
   private readonly current = new Map<string, Timer>();
   private readonly heap: Timer[] = [];
 
-  /** Applies the state a session reached at stream sequence `seq`. */
-  observe(session: string, seq: number, state: Pick<SmState, 'status' | 'version' | 'deadline'>): void {
+  /**
+   * Applies the state a session reached at stream sequence `seq`. A termination logged at `at` (epoch
+   * ms) with `unacked` stanzas arms a check that its §4 outcomes were carried out (the gateway that
+   * ended it may have died in between), unless it is older than `FINISH_CHECK.maxAgeMs` at `now`.
+   */
+  observe(
+    session: string,
+    seq: number,
+    state: Pick<SmState, 'status' | 'version' | 'deadline' | 'terminatedKind'>,
+    termination?: { readonly at: number; readonly unacked: number; readonly now: number },
+  ): void {
     const known = this.current.get(session);
     if (known !== undefined && known.seq >= seq) return;
-    const deadline = state.deadline === undefined ? Number.NaN : Date.parse(state.deadline);
-    if (state.status !== 'HIBERNATING' || Number.isNaN(deadline)) {
+    const timer = timerOf(session, seq, state, termination);
+    if (timer === undefined) {
       this.current.delete(session);
       return;
     }
-    const timer: Timer = { session, version: state.version, seq, deadline };
     this.current.set(session, timer);
     this.push(timer);
   }
@@ -119,4 +136,32 @@ export class TimerTable {
     }
     heap[index] = last;
   }
+}
+
+function timerOf(
+  session: string,
+  seq: number,
+  state: Pick<SmState, 'status' | 'version' | 'deadline' | 'terminatedKind'>,
+  termination: { readonly at: number; readonly unacked: number; readonly now: number } | undefined,
+): Timer | undefined {
+  if (state.status === 'HIBERNATING') {
+    const deadline = state.deadline === undefined ? Number.NaN : Date.parse(state.deadline);
+    return Number.isNaN(deadline) ? undefined : { session, version: state.version, seq, deadline };
+  }
+  if (
+    state.status !== 'TERMINATED' ||
+    termination === undefined ||
+    termination.unacked === 0 ||
+    termination.now - termination.at > FINISH_CHECK.maxAgeMs
+  ) {
+    return undefined;
+  }
+  return {
+    session,
+    version: state.version,
+    seq,
+    deadline: termination.at + FINISH_CHECK.afterMs,
+    kind: 'finish',
+    terminatedKind: state.terminatedKind ?? 'closed',
+  };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { TimerTable } from './timer-table.js';
+import { FINISH_CHECK, TimerTable } from './timer-table.js';
 
 const at = (ms: number): string => new Date(ms).toISOString();
 const hibernating = (version: number, deadline: number) =>
@@ -72,5 +72,35 @@ describe('TimerTable', () => {
     });
     const fired = table.due(1000).map((timer) => timer.deadline);
     expect(fired).toEqual([...deadlines].sort((x, y) => x - y));
+  });
+
+  it('a termination with unacked stanzas arms a finish check after FINISH_CHECK.afterMs; none without, none when old', () => {
+    const table = new TimerTable();
+    const at = 1_000_000;
+    table.observe(
+      'a',
+      1,
+      { status: 'TERMINATED', version: 2, terminatedKind: 'closed' },
+      { at, unacked: 3, now: at },
+    );
+    table.observe('b', 2, { status: 'TERMINATED', version: 1 }, { at, unacked: 0, now: at });
+    table.observe(
+      'c',
+      3,
+      { status: 'TERMINATED', version: 1, terminatedKind: 'expired' },
+      { at, unacked: 1, now: at + FINISH_CHECK.maxAgeMs + 1 },
+    );
+    expect(table.size).toBe(1);
+    expect(table.due(at + FINISH_CHECK.afterMs - 1)).toEqual([]);
+    expect(table.due(at + FINISH_CHECK.afterMs)).toEqual([
+      {
+        session: 'a',
+        version: 2,
+        seq: 1,
+        deadline: at + FINISH_CHECK.afterMs,
+        kind: 'finish',
+        terminatedKind: 'closed',
+      },
+    ]);
   });
 });

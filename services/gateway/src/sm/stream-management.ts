@@ -95,6 +95,8 @@ export interface TerminateGuard {
   readonly version?: number;
   /** False: keep no h-record (§7.3: the resume that found the deadline passed reported `h`). */
   readonly keepRecord?: boolean;
+  /** Only finish a committed termination (its unlogged §4 outcomes); never end a live session. */
+  readonly finishOnly?: boolean;
 }
 
 /** A termination from the log: done (with the stanzas for §4), nothing to do, or not due yet. */
@@ -398,6 +400,7 @@ export class StreamManagement {
       const found = snapshot?.record.state;
       if (snapshot === undefined || found === undefined) return STALE;
       if (found.status === 'TERMINATED') return this.unfinished(snapshot, kind, guard);
+      if (guard.finishOnly === true) return STALE;
       if (
         guard.version !== undefined &&
         (found.version !== guard.version || found.status !== 'HIBERNATING')

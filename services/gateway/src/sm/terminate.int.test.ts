@@ -133,4 +133,43 @@ describe('sm.terminate', () => {
     expect(again).toEqual({ result: 'stale' });
     expect(await offlineFor('crash1')).toBe(3);
   });
+
+  it('finish never ends a live session, and finishes a committed termination of any kind', async () => {
+    const { session, jid } = await hibernating('finish1', -1, 2);
+    const live = await bus().request(
+      SmTerminate,
+      { session, kind: 'closed', version: 1, finish: true },
+      { timeoutMs: 5000 },
+    );
+    expect(live).toEqual({ result: 'stale' });
+    expect((await log.state(session))?.state.status).toBe('HIBERNATING');
+
+    const snapshot = await log.snapshot(session);
+    if (snapshot === undefined) throw new Error('no snapshot');
+    const rest = stateWithout(snapshot.record.state, 'hibernatedAt', 'deadline');
+    await log.publishFenced(
+      SmSessionTerminated,
+      {
+        id: `${session}.terminated.closed`,
+        data: {
+          session,
+          jid,
+          kind: 'closed',
+          h: 0,
+          unacked: 2,
+          state: { ...rest, status: 'TERMINATED', terminatedKind: 'closed', recordKept: false },
+        },
+      },
+      snapshot.record.seq,
+      'f.state',
+    );
+    const finished = await bus().request(
+      SmTerminate,
+      { session, kind: 'closed', version: 1, finish: true },
+      { timeoutMs: 5000 },
+    );
+    expect(finished).toEqual({ result: 'terminated', unacked: 2 });
+    expect([...(await log.settledOutcomes(session))].sort()).toEqual([1, 2]);
+    expect(await offlineFor('finish1')).toBe(2);
+  });
 });
