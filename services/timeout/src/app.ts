@@ -3,7 +3,7 @@ import type { Config } from '@holdfast/config';
 import { SmSetHibernationDeadline } from '@holdfast/events';
 import { SessionLog } from '@holdfast/session-log';
 
-import { Expirer, type ExpirerOptions } from './expirer.js';
+import { Expirer } from './expirer.js';
 import { PartitionLeases } from './partition-leases.js';
 import { PartitionTimers } from './partition-timers.js';
 import { setDeadline } from './set-deadline.js';
@@ -19,11 +19,9 @@ export interface AppDeps {
   readonly logger: BusLogger;
   /** Lease bucket; default `HF_TIMEOUT_LEASES` (tests use their own). */
   readonly leasesBucket?: string;
-  readonly expirer?: ExpirerOptions;
 }
 
 export interface TimeoutApp {
-  readonly timers: PartitionTimers;
   readonly leases: PartitionLeases;
   /** Takes a share of the partitions, loads their timers, starts firing and answering. */
   start(): Promise<void>;
@@ -55,11 +53,10 @@ export function build(deps: AppDeps): TimeoutApp {
       logger.info({ partition }, 'timer partition released');
     },
   });
-  const expirer = new Expirer(bus, timers, logger, deps.expirer);
+  const expirer = new Expirer(bus, timers, logger);
   let deadlines: Service | undefined;
 
   return {
-    timers,
     leases,
     start: async () => {
       await leases.start();

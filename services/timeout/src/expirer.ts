@@ -8,20 +8,12 @@ import type { Timer, TimerTable } from './timer-table.js';
  * Terminations asked for at once per instance: enough to keep the gateways busy, few enough that each
  * is answered well within the request timeout (a gateway works through its own bounded share).
  */
-const DEFAULT_CONCURRENCY = 64;
-
-export interface ExpirerOptions {
-  /** How often due timers are collected (ms). */
-  readonly tickMs?: number;
-  /** Terminations asked for at once. */
-  readonly concurrency?: number;
-  readonly requestTimeoutMs?: number;
-  /** After a failed request (no gateway answering, a timeout), the timer is tried again this much later. */
-  readonly retryMs?: number;
-  readonly now?: () => number;
-  /** Each fired timer, for metrics and tests: when it was due and when the termination was answered. */
-  readonly onFired?: (timer: Timer, result: 'terminated' | 'stale', answeredAt: number) => void;
-}
+const CONCURRENCY = 64;
+/** How often due timers are collected (ms); a freed slot also collects at once. */
+const TICK_MS = 100;
+const REQUEST_TIMEOUT_MS = 10_000;
+/** After a failed request (no gateway answering, a timeout), the timer is tried again this much later. */
+const RETRY_MS = 1000;
 
 /**
  * Fires due hibernation timers (spec T9), and checks of recent terminations (`finish`: their §4 outcomes
@@ -40,7 +32,6 @@ export class Expirer {
     private readonly bus: Bus,
     private readonly timers: PartitionTimers,
     private readonly logger: BusLogger,
-    private readonly options: ExpirerOptions = {},
   ) {}
 
   start(): void {
@@ -58,11 +49,7 @@ export class Expirer {
     this.timer = setTimeout(() => {
       this.tick();
       this.schedule();
-    }, this.options.tickMs ?? 100);
-  }
-
-  private now(): number {
-    return (this.options.now ?? Date.now)();
+    }, TICK_MS);
   }
 
   /**
@@ -71,9 +58,8 @@ export class Expirer {
    */
   private tick(): void {
     if (this.stopped) return;
-    const limit = this.options.concurrency ?? DEFAULT_CONCURRENCY;
-    const now = this.now();
-    while (this.inFlight < limit) {
+    const now = Date.now();
+    while (this.inFlight < CONCURRENCY) {
       let earliest: TimerTable | undefined;
       let earliestDeadline = Number.POSITIVE_INFINITY;
       for (const table of this.timers.ready()) {
@@ -112,19 +98,18 @@ export class Expirer {
             }
           : { session: timer.session, kind: 'expired' as const, version: timer.version };
       const reply = await this.bus.request(SmTerminate, request, {
-        timeoutMs: this.options.requestTimeoutMs ?? 10_000,
+        timeoutMs: REQUEST_TIMEOUT_MS,
       });
       if (reply.result === 'early') {
         table.rearm(timer, Date.parse(reply.deadline));
         return;
       }
       table.settle(timer);
-      this.options.onFired?.(timer, reply.result, this.now());
     } catch (error) {
       if (!(error instanceof NoRespondersError || error instanceof BusTimeoutError)) {
         this.logger.warn({ err: error, session: timer.session }, 'expiry failed; will retry');
       }
-      table.rearm(timer, this.now() + (this.options.retryMs ?? 1000));
+      table.rearm(timer, Date.now() + RETRY_MS);
     }
   }
 }

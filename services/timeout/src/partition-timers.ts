@@ -81,18 +81,6 @@ export class PartitionTimers {
     for (const entry of this.partitions.values()) if (entry.loaded) yield entry.table;
   }
 
-  /** True when every held partition is loaded. */
-  get loaded(): boolean {
-    return [...this.partitions.values()].every((entry) => entry.loaded);
-  }
-
-  /** Hibernating sessions with a timer, over the held partitions. */
-  get size(): number {
-    let size = 0;
-    for (const entry of this.partitions.values()) size += entry.table.size;
-    return size;
-  }
-
   async stop(): Promise<void> {
     for (const partition of [...this.partitions.keys()]) await this.drop(partition);
   }

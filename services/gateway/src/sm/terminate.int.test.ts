@@ -50,6 +50,37 @@ async function hibernating(
   return { session, jid };
 }
 
+/**
+ * What a gateway that died right after committing a termination leaves behind: the session TERMINATED
+ * as `kind` (h kept unless `closed`), none of its `unacked` outcomes logged.
+ */
+async function commitTermination(
+  session: string,
+  jid: string,
+  kind: 'expired' | 'closed',
+  unacked: number,
+): Promise<void> {
+  const snapshot = await log.snapshot(session);
+  if (snapshot === undefined) throw new Error('no snapshot');
+  const rest = stateWithout(snapshot.record.state, 'hibernatedAt', 'deadline');
+  await log.publishFenced(
+    SmSessionTerminated,
+    {
+      id: `${session}.terminated.${kind}`,
+      data: {
+        session,
+        jid,
+        kind,
+        h: 0,
+        unacked,
+        state: { ...rest, status: 'TERMINATED', terminatedKind: kind, recordKept: kind !== 'closed' },
+      },
+    },
+    snapshot.record.seq,
+    'f.state',
+  );
+}
+
 const offlineFor = (user: string) =>
   cluster.store.run(OfflineMessages, 'count', (collection) =>
     collection.countDocuments({ owner: `${user}@localhost` }),
@@ -95,26 +126,7 @@ describe('sm.terminate', () => {
 
   it('finishes a committed termination whose outcomes were never logged, exactly once', async () => {
     const { session, jid } = await hibernating('crash1', -1, 3);
-    // What a gateway that died right after the commit leaves behind: TERMINATED, no outcomes.
-    const snapshot = await log.snapshot(session);
-    if (snapshot === undefined) throw new Error('no snapshot');
-    const rest = stateWithout(snapshot.record.state, 'hibernatedAt', 'deadline');
-    await log.publishFenced(
-      SmSessionTerminated,
-      {
-        id: `${session}.terminated.crash`,
-        data: {
-          session,
-          jid,
-          kind: 'expired',
-          h: 0,
-          unacked: 3,
-          state: { ...rest, status: 'TERMINATED', terminatedKind: 'expired', recordKept: true },
-        },
-      },
-      snapshot.record.seq,
-      'f.state',
-    );
+    await commitTermination(session, jid, 'expired', 3);
     expect(await log.settledOutcomes(session)).toEqual(new Set());
 
     const finished = await bus().request(
@@ -144,25 +156,7 @@ describe('sm.terminate', () => {
     expect(live).toEqual({ result: 'stale' });
     expect((await log.state(session))?.state.status).toBe('HIBERNATING');
 
-    const snapshot = await log.snapshot(session);
-    if (snapshot === undefined) throw new Error('no snapshot');
-    const rest = stateWithout(snapshot.record.state, 'hibernatedAt', 'deadline');
-    await log.publishFenced(
-      SmSessionTerminated,
-      {
-        id: `${session}.terminated.closed`,
-        data: {
-          session,
-          jid,
-          kind: 'closed',
-          h: 0,
-          unacked: 2,
-          state: { ...rest, status: 'TERMINATED', terminatedKind: 'closed', recordKept: false },
-        },
-      },
-      snapshot.record.seq,
-      'f.state',
-    );
+    await commitTermination(session, jid, 'closed', 2);
     const finished = await bus().request(
       SmTerminate,
       { session, kind: 'closed', version: 1, finish: true },
