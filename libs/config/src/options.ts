@@ -159,6 +159,20 @@ export const OPTIONS = {
     min: 0,
     doc: 'offline messages kept per user (XEP-0160); 0 disables offline storage',
   }),
+  mam_enabled: bool({
+    env: 'MAM_ENABLED',
+    group: gw,
+    default: true,
+    doc: 'message archive management (XEP-0313): chat and normal messages with a body are archived for their sender and for their recipient, whose copy carries the archive id as a stanza-id (XEP-0359); archives are kept without limit (no retention yet)',
+  }),
+  mam_max_page_size: int({
+    env: 'MAM_MAX_PAGE_SIZE',
+    group: gw,
+    default: 100,
+    min: 1,
+    max: 1000,
+    doc: 'most archived messages one MAM query page returns; a larger or missing RSM max is clamped to it',
+  }),
   auth_max_failures: int({
     env: 'AUTH_MAX_FAILURES',
     group: gw,

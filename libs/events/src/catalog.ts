@@ -187,6 +187,15 @@ export const SmUnackedOutcome = sessionEvent('sm.unacked_outcome', {
   action: z.enum(['claimed', 'offline', 'bounce', 'drop']),
 });
 
+/**
+ * The session issued a MAM query (XEP-0313), spec §4 R7a: written once per session by the gateway that owns
+ * its connection, fenced on the session's `f.>` lanes like its other writes, so once a termination is
+ * committed no late one can land, and read only by whoever decides the session's §4 outcomes. It lives
+ * outside the lanes: the projection (`f.>`) and the hibernation timers (`f.state.>`) never see it, and
+ * it moves no fence.
+ */
+export const SmMamQueried = sessionEvent('sm.mam_queried', { jid });
+
 /** Never carries the SM-ID in clear (spec §6). */
 export const SmResumeFailed = sessionEvent('sm.resume_failed', {
   bareJid: jid,
@@ -225,6 +234,7 @@ export const EVENT_DEFINITIONS = [
   SmHibernationEnded,
   SmSessionTerminated,
   SmUnackedOutcome,
+  SmMamQueried,
   SmResumeFailed,
   SmAcked,
   S2sClosed,

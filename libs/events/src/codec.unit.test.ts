@@ -4,10 +4,12 @@ import { describe, expect, it } from 'vitest';
 import {
   S2sClosed,
   SmAckDelayed,
+  SmMamQueried,
   SmSetHibernationDeadline,
   StanzaReceived,
   sessionFilter,
   sessionLaneFilter,
+  sessionTypeFilter,
 } from './catalog.js';
 import { DecodeError, decodeEvent, decodeReply, encodeEvent, encodeReply, encodeRequest } from './codec.js';
 import { defineEvent } from './definition.js';
@@ -41,6 +43,14 @@ describe('event codec', () => {
         at: metadata.at,
       }),
     ).toBe('hf.s2s.home=2Eexample.closed');
+  });
+
+  it('keeps sm.mam_queried outside the lanes: it moves no fence, and neither the projection nor the timers read it', () => {
+    const subject = SmMamQueried.subject({ session: 'sess-0001', jid: 'alice@home.example/phone' });
+    expect(subject).toBe(sessionTypeFilter('sess-0001', 'sm.mam_queried'));
+    // session-state projects `f.>`, the timeout service reads `f.state.>`: neither prefix matches.
+    expect(subject.startsWith(sessionLaneFilter('sess-0001', 'f').slice(0, -1))).toBe(false);
+    expect(subject.startsWith(sessionLaneFilter('sess-0001', 'f.state').slice(0, -1))).toBe(false);
   });
 
   it('refuses to encode an invalid payload', () => {

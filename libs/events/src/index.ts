@@ -13,6 +13,7 @@ export {
   SmHibernationEnded,
   SmHibernationStanzaQueued,
   SmHibernationStarted,
+  SmMamQueried,
   SmResumeClaim,
   SmResumeFailed,
   SmSessionTerminated,

@@ -2,6 +2,7 @@ import type { StoredMsg } from '@nats-io/jetstream';
 import { type Bus, type OutgoingEvent, type Published } from '@holdfast/bus';
 import {
   STREAMS,
+  SmMamQueried,
   SmUnackedOutcome,
   decodeEvent,
   sessionLaneFilter,
@@ -152,6 +153,14 @@ export class SessionLog {
       if (event.type === 'sm.unacked_outcome' && event.data.seq !== undefined) settled.add(event.data.seq);
     }
     return settled;
+  }
+
+  /**
+   * Spec §4 R7a: whether the session ever issued a MAM query (`sm.mam_queried`). Read after a termination
+   * is committed, the answer is final: the flag is written fenced, so none can land after the commit.
+   */
+  async mamQueried(session: string): Promise<boolean> {
+    return (await this.last(sessionTypeFilter(session, SmMamQueried.type))) !== undefined;
   }
 
   /** Every stored message matching `filter` from stream sequence `from` on, in order (paged direct gets). */

@@ -58,7 +58,7 @@ export type {
 } from './resume.js';
 export { SM_FAILED_CONDITIONS, isStreamAuthenticated } from './stream.js';
 export type { SmAttrs, SmFailed, SmFailedCondition, SmStreamSnapshot } from './stream.js';
-export { decideOutcomes } from './outcome.js';
+export { decideOutcomes, hasOwnStanzaId } from './outcome.js';
 export type {
   Outcome,
   OutcomeAction,

@@ -169,11 +169,15 @@ function decideChat(context: Context, stanza: Element): Verdict {
   return { rule: 'R7c', action: notStored };
 }
 
-/** XEP-0359 §3: a `<stanza-id/>` the user's own archive assigned (`by` = the user's bare JID). */
-function hasOwnStanzaId(stanza: Element, bareJid: string): boolean {
+/**
+ * XEP-0359, XEP-0313 §3.5: `stanza` carries a `<stanza-id/>` the user's own archive assigned (`by` = the
+ * user's bare JID, compared in prepared form): what R7a and R7b mean by "archived".
+ */
+export function hasOwnStanzaId(stanza: Element, bareJid: string): boolean {
+  const owner = canonical(bareJid);
   return stanza.getChildren('stanza-id', NS.SID).some((child) => {
     const by = child.attrs.by;
-    return by !== undefined && canonical(by) === bareJid;
+    return by !== undefined && canonical(by) === owner;
   });
 }
 

@@ -3,7 +3,7 @@ import { NS, xml } from '@holdfast/xmpp';
 import type { Element } from '@holdfast/xmpp';
 import { describe, expect, it } from 'vitest';
 
-import { decideOutcomes } from './outcome.js';
+import { decideOutcomes, hasOwnStanzaId } from './outcome.js';
 import type { Outcome, OutcomeAction, OutcomeInput, OutcomeRule, UnackedMessagePolicy } from './outcome.js';
 
 // Spec references: shared/spec/stream-management.md §4 (R0-R9, bounce, policies), §2.5 (delay), §8 scenarios.
@@ -772,5 +772,21 @@ describe('decideOutcomes: the queue (§4 "runs once, in queue order")', () => {
     const serialise = (outcomes: Outcome[]): string =>
       JSON.stringify(outcomes.map((o) => ({ ...o, stanza: o.stanza?.toString() })));
     expect(serialise(decideOutcomes(input))).toBe(serialise(decideOutcomes(input)));
+  });
+});
+
+describe("hasOwnStanzaId: archived by the user's own archive (R7a, R7b)", () => {
+  it('matches a stanza-id by the bare JID, in prepared form, among others', () => {
+    expect(hasOwnStanzaId(chat({}, stanzaId(ROOM), stanzaId(ALICE)), ALICE)).toBe(true);
+    expect(hasOwnStanzaId(chat({}, stanzaId('ALICE@Example.COM')), 'alice@EXAMPLE.com')).toBe(true);
+  });
+
+  it("does not match another archive's, a full JID's, another namespace's, or none", () => {
+    expect(hasOwnStanzaId(chat({}, stanzaId(ROOM)), ALICE)).toBe(false);
+    expect(hasOwnStanzaId(chat({}, stanzaId(PHONE)), ALICE)).toBe(false);
+    expect(
+      hasOwnStanzaId(chat({}, xml('stanza-id', { xmlns: 'urn:xmpp:sid:1', by: ALICE, id: 'x' })), ALICE),
+    ).toBe(false);
+    expect(hasOwnStanzaId(chat(), ALICE)).toBe(false);
   });
 });

@@ -159,6 +159,41 @@ export const SmHRecords = defineCollection<SmHRecordDocument>({
   indexes: [{ name: 'bareJid_terminatedAt', key: { bareJid: 1, terminatedAt: 1 } }],
 });
 
+/**
+ * One message in one user's archive (XEP-0313 message archive management): a chat or normal message the
+ * user sent or received, stored once per archive however often it was delivered or retried.
+ */
+export interface MamArchiveDocument {
+  /**
+   * `<origin>>` + owner, `origin` naming the client stanza routed (`<stream id>.<seq>`): the same message
+   * archived again (a retried write or delivery) is a duplicate key, and keeps its first `id`.
+   */
+  readonly _id: string;
+  /** The archive's user (a bare JID). */
+  readonly owner: string;
+  /**
+   * The archive id (RSM uid, XEP-0359 stanza-id): unique in the archive, and sorting as the archive does
+   * (a time-ordered prefix), so pages and time bounds are ranges of it.
+   */
+  readonly id: string;
+  /** The other party's bare JID (the `with` filter of a bare JID). */
+  readonly with: string;
+  /** The other party's JID as the message named it, full when it had a resource (`with` a full JID). */
+  readonly withFull: string;
+  /** When it was archived: the delay stamp of its results. */
+  readonly at: Date;
+  /** The message as routed (XML), without the archive's own stanza-id. */
+  readonly stanza: string;
+}
+
+export const MamArchive = defineCollection<MamArchiveDocument>({
+  name: 'mam_archive',
+  indexes: [
+    { name: 'owner_id', key: { owner: 1, id: 1 }, unique: true },
+    { name: 'owner_with_id', key: { owner: 1, with: 1, id: 1 } },
+  ],
+});
+
 export const COLLECTIONS = [
   Users,
   OfflineMessages,
@@ -167,4 +202,5 @@ export const COLLECTIONS = [
   SmSessions,
   SmQueue,
   SmHRecords,
+  MamArchive,
 ] as const;

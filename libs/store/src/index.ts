@@ -2,6 +2,7 @@ export { defineCollection } from './collection.js';
 export type { CollectionDefinition, DocumentOf, IndexDeclaration } from './collection.js';
 export {
   COLLECTIONS,
+  MamArchive,
   OfflineMessages,
   RosterItems,
   Settings,
@@ -11,6 +12,7 @@ export {
   Users,
 } from './collections.js';
 export type {
+  MamArchiveDocument,
   OfflineMessageDocument,
   RosterDocument,
   SettingDocument,

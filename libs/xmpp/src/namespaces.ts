@@ -44,6 +44,16 @@ export const NS = Object.freeze({
   MAM: 'urn:xmpp:mam:2',
   /** XEP-0359: unique and stable stanza ids. */
   SID: 'urn:xmpp:sid:0',
+  /** XEP-0297: stanza forwarding (MAM results, carbons). */
+  FORWARD: 'urn:xmpp:forward:0',
+  /** XEP-0059: result set management (paging). */
+  RSM: 'http://jabber.org/protocol/rsm',
+  /** XEP-0004: data forms. */
+  DATA_FORMS: 'jabber:x:data',
+  /** XEP-0122: data forms validation. */
+  DATA_FORMS_VALIDATE: 'http://jabber.org/protocol/xdata-validate',
+  /** XEP-0334: message processing hints (`<store/>`, `<no-store/>`, …). */
+  HINTS: 'urn:xmpp:hints',
   /** XEP-0045: multi-user chat. */
   MUC: 'http://jabber.org/protocol/muc',
   /** XEP-0045: multi-user chat, `<x/>` in occupant presence and invitations. */
