@@ -1,6 +1,5 @@
 import {
   DiscardPolicy,
-  JetStreamApiCodes,
   JetStreamApiError,
   RetentionPolicy,
   StorageType,
@@ -34,7 +33,13 @@ import {
 } from '@holdfast/events';
 
 import { consume, type ConsumeOptions, type Consumption } from './consume.js';
-import { BusTimeoutError, ConcurrencyConflictError, NoRespondersError, RemoteError } from './errors.js';
+import {
+  BusTimeoutError,
+  ConcurrencyConflictError,
+  NoRespondersError,
+  RemoteError,
+  isWrongLastSequence,
+} from './errors.js';
 import type { BusLogger } from './logger.js';
 import { extractContext, injectContext, tracer } from './tracing.js';
 
@@ -347,9 +352,7 @@ function hasCause(error: unknown, type: new (...args: never[]) => Error): boolea
 
 function mapPublishError(error: unknown, subject: string, expected: number | undefined): unknown {
   if (
-    error instanceof JetStreamApiError &&
-    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown) &&
+    isWrongLastSequence(error) &&
     expected !== undefined
   ) {
     return new ConcurrencyConflictError(subject, expected, { cause: error });

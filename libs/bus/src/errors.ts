@@ -1,3 +1,5 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+
 /** Errors of the bus library: each has a stable `code` and keeps the NATS error as `cause`. */
 export type BusErrorCode =
   'HF_BUS_CONFLICT' | 'HF_BUS_TIMEOUT' | 'HF_BUS_NO_RESPONDERS' | 'HF_BUS_REMOTE' | 'HF_BUS_UNAVAILABLE';
@@ -47,4 +49,16 @@ export class RemoteError extends BusError {
   ) {
     super('HF_BUS_REMOTE', `${subject}: ${remoteCode}: ${description}`);
   }
+}
+
+/**
+ * A JetStream compare-and-set lost: the subject's (or KV key's) last sequence was not the expected one.
+ * The caller reads again and retries.
+ */
+export function isWrongLastSequence(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }

@@ -15,6 +15,7 @@ export {
   ConcurrencyConflictError,
   NoRespondersError,
   RemoteError,
+  isWrongLastSequence,
 } from './errors.js';
 export type { BusErrorCode } from './errors.js';
 export type { BusLogger } from './logger.js';

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import type { Bus } from '@holdfast/bus';
+import { isWrongLastSequence, type Bus } from '@holdfast/bus';
 import { decodeToken, encodeToken } from '@holdfast/events';
 
 /**
@@ -265,18 +264,11 @@ export async function forgetGateway(
     });
     return true;
   } catch (error) {
-    if (isWrongSequence(error)) return false;
+    if (isWrongLastSequence(error)) return false;
     throw error;
   }
 }
 
-function isWrongSequence(error: unknown): boolean {
-  return (
-    error instanceof JetStreamApiError &&
-    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
 
 /** The node id of a key whose value is unreadable. */
 function nodeOfKey(key: string): string {

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
-import type { Bus, BusLogger } from '@holdfast/bus';
+import { isWrongLastSequence, type Bus, type BusLogger } from '@holdfast/bus';
 import { encodeToken } from '@holdfast/events';
 
 import { RegistryView } from './registry-view.js';
@@ -203,7 +202,7 @@ export class ResourceRegistry {
         this.view.apply(key, revision, record);
         return { ok: true, revision };
       } catch (error) {
-        if (!isWrongSequence(error)) throw error;
+        if (!isWrongLastSequence(error)) throw error;
       }
       const entry = await this.kv.get(key);
       if (entry?.operation === 'PUT') {
@@ -229,7 +228,7 @@ export class ResourceRegistry {
         this.view.apply(key, await this.kv.update(key, encodeRecord(next), current.revision), next);
         return true;
       } catch (error) {
-        if (!isWrongSequence(error)) throw error;
+        if (!isWrongLastSequence(error)) throw error;
       }
     }
     throw contended('update', jid);
@@ -313,7 +312,7 @@ export class ResourceRegistry {
         this.view.apply(key, current.revision + 1, undefined);
         return true;
       } catch (error) {
-        if (!isWrongSequence(error)) throw error;
+        if (!isWrongLastSequence(error)) throw error;
       }
       current = await this.current(key);
     }
@@ -440,13 +439,6 @@ function isStoredRecord(value: unknown): value is StoredRecord {
   );
 }
 
-function isWrongSequence(error: unknown): boolean {
-  return (
-    error instanceof JetStreamApiError &&
-    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
 
 function contended(operation: string, what: string): ResourceRegistryError {
   return new ResourceRegistryError(
