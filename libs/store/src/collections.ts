@@ -115,6 +115,11 @@ export interface SmSessionDocument {
   readonly recordKept?: boolean;
   /** Stanzas in the hibernation queue (0 while ACTIVE: a connected session's queue lives in the log). */
   readonly queueLength: number;
+  /**
+   * Stream sequences of the session's `sm_queue` entries, so they are deleted by `_id` (FerretDB serves
+   * no other filter from an index, docs/ferretdb-compatibility.md).
+   */
+  readonly queueSeqs?: number[];
   /** Stream sequence of the last event applied. */
   readonly lastSeq: number;
   readonly updatedAt: Date;

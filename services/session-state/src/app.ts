@@ -8,9 +8,11 @@ import {
   watchGateways,
   type GatewayWatch,
 } from '@holdfast/session-log';
-import { SmHRecords, type Store } from '@holdfast/store';
+import type { Store } from '@holdfast/store';
 
 import { UserLimits } from './limits/user-limits.js';
+import { UserSessionsBucket } from './limits/user-sessions-bucket.js';
+import { newerRecordCount } from './limits/user-sessions.js';
 import { ProjectionConsumers } from './projection/projection-consumers.js';
 import { SessionProjector } from './projection/session-projector.js';
 import { GatewayTakeover } from './takeover/gateway-takeover.js';
@@ -54,15 +56,15 @@ export interface SessionStateApp {
 export function build(deps: AppDeps): SessionStateApp {
   const { config, bus, store, logger } = deps;
   const log = new SessionLog(bus);
-  const projector = new SessionProjector(store, log);
-  const limits = new UserLimits(bus, store, log, {
+  const users = new UserSessionsBucket(bus, { replicas: config.nats_stream_replicas });
+  const projector = new SessionProjector(store, log, users);
+  const limits = new UserLimits(bus, log, {
     maxHibernatedSessions: config.max_hibernated_sessions,
     maxOldSessions: config.max_old_sessions,
     logger,
   });
   const apply = async (event: AnyEvent, seq: number): Promise<void> => {
-    await projector.apply(event, seq);
-    limits.after(event);
+    limits.after(event, await projector.apply(event, seq));
   };
   const projection = new ProjectionConsumers(
     bus,
@@ -89,14 +91,8 @@ export function build(deps: AppDeps): SessionStateApp {
         claimResume(log, request, {
           oldSessionTtlS: config.old_session_ttl_s,
           maxOldSessions: config.max_old_sessions,
-          newerRecords: (bareJid, session, terminatedAt) =>
-            store.run(SmHRecords, 'count', (collection) =>
-              collection.countDocuments({
-                bareJid,
-                _id: { $ne: session },
-                terminatedAt: { $gt: terminatedAt },
-              }),
-            ),
+          newerRecords: async (bareJid, session, terminatedAt) =>
+            newerRecordCount(await users.get(bareJid), session, terminatedAt),
         }),
       );
       watch = await watchGateways(bus, {

@@ -1,9 +1,9 @@
 import type { Bus, BusLogger } from '@holdfast/bus';
 import { SmTerminate, type AnyEvent } from '@holdfast/events';
-import { bareOf, forgetRecord, type SessionLog } from '@holdfast/session-log';
-import { SmHRecords, SmSessions, type Store } from '@holdfast/store';
+import { forgetRecord, type SessionLog } from '@holdfast/session-log';
 
 import { decideEvictions, decidePrunes } from './decide-limits.js';
+import { hibernatingOf, recordsOf, type UserSessions } from './user-sessions.js';
 
 export interface UserLimitsOptions {
   readonly maxHibernatedSessions: number;
@@ -14,27 +14,28 @@ export interface UserLimitsOptions {
 const TERMINATE_TIMEOUT_MS = 10_000;
 
 /**
- * Spec §5 per-user limits, enforced after the projection applied an event (so the user's documents
- * include it): a session that starts hibernating may evict the user's longest-hibernating ones (T11,
- * carried out by any gateway as `sm.terminate`, fenced on the victim's version); a kept h-record may
- * prune the user's oldest ones (their log state loses `recordKept`, the projection deletes the
- * document). Runs beside the partition's consumer, never holding it up.
+ * Spec §5 per-user limits, enforced after the projection applied an event, on the user's entry in the
+ * per-user index as that event left it: a session that starts hibernating may evict the user's
+ * longest-hibernating ones (T11, carried out by any gateway as `sm.terminate`, fenced on the victim's
+ * version); a kept h-record may prune the user's oldest ones (their log state loses `recordKept`, and
+ * the projection of that deletes the document and the index entry). Runs beside the partition's
+ * consumer, never holding it up.
  */
 export class UserLimits {
   private readonly running = new Set<Promise<void>>();
 
   constructor(
     private readonly bus: Bus,
-    private readonly store: Store,
     private readonly log: SessionLog,
     private readonly options: UserLimitsOptions,
   ) {}
 
-  after(event: AnyEvent): void {
+  after(event: AnyEvent, user: UserSessions | undefined): void {
+    if (user === undefined) return;
     let work: Promise<void> | undefined;
-    if (event.type === 'sm.hibernation_started') work = this.evict(bareOf(event.data.jid));
+    if (event.type === 'sm.hibernation_started') work = this.evict(user);
     if (event.type === 'sm.session_terminated' && event.data.state.recordKept === true) {
-      work = this.prune(bareOf(event.data.jid));
+      work = this.prune(user);
     }
     if (work === undefined) return;
     const tracked = work
@@ -49,18 +50,8 @@ export class UserLimits {
     await Promise.allSettled([...this.running]);
   }
 
-  private async evict(bareJid: string): Promise<void> {
-    const documents = await this.store.run(SmSessions, 'find', (collection) =>
-      collection
-        .find({ bareJid, status: 'HIBERNATING' }, { projection: { _id: 1, version: 1, hibernatedAt: 1 } })
-        .toArray(),
-    );
-    const hibernating = documents.flatMap((document) =>
-      document.hibernatedAt === undefined
-        ? []
-        : [{ session: document._id, version: document.version, hibernatedAt: document.hibernatedAt }],
-    );
-    for (const victim of decideEvictions(hibernating, this.options.maxHibernatedSessions)) {
+  private async evict(user: UserSessions): Promise<void> {
+    for (const victim of decideEvictions(hibernatingOf(user), this.options.maxHibernatedSessions)) {
       await this.bus.request(
         SmTerminate,
         { session: victim.session, kind: 'evicted', version: victim.version },
@@ -69,19 +60,9 @@ export class UserLimits {
     }
   }
 
-  private async prune(bareJid: string): Promise<void> {
-    const documents = await this.store.run(SmHRecords, 'find', (collection) =>
-      collection.find({ bareJid }, { projection: { _id: 1, terminatedAt: 1 } }).toArray(),
-    );
-    const records = documents.map((document) => ({
-      session: document._id,
-      terminatedAt: document.terminatedAt,
-    }));
-    for (const record of decidePrunes(records, this.options.maxOldSessions)) {
+  private async prune(user: UserSessions): Promise<void> {
+    for (const record of decidePrunes(recordsOf(user), this.options.maxOldSessions)) {
       await forgetRecord(this.log, record.session);
-      await this.store.run(SmHRecords, 'deleteOne', (collection) =>
-        collection.deleteOne({ _id: record.session }),
-      );
     }
   }
 }

@@ -1,7 +1,5 @@
 import type { Bus, BusLogger, Consumption } from '@holdfast/bus';
-import { SESSION_PARTITIONS, STREAMS } from '@holdfast/events';
-
-import type { SessionProjector } from './session-projector.js';
+import { SESSION_PARTITIONS, STREAMS, type AnyEvent } from '@holdfast/events';
 
 export interface ProjectionConsumersOptions {
   /** Durable consumer names are `<prefix>-p<partition>`; default `session-state`. */
@@ -28,7 +26,8 @@ export class ProjectionConsumers {
 
   constructor(
     private readonly bus: Bus,
-    private readonly projector: Pick<SessionProjector, 'apply'>,
+    /** Applies one event (the projector, then what follows it); resolves once it is durable. */
+    private readonly projector: { readonly apply: (event: AnyEvent, seq: number) => Promise<void> },
     private readonly options: ProjectionConsumersOptions,
   ) {}
 

@@ -5,6 +5,7 @@ import { SessionLog } from '@holdfast/session-log';
 import { SmHRecords, SmQueue, SmSessions, Store } from '@holdfast/store';
 import { recordingLogger, testInfrastructure, uniqueId } from '@holdfast/testing';
 
+import { UserSessionsBucket } from '../limits/user-sessions-bucket.js';
 import { SessionScript } from '../testing/session-events.js';
 import { SessionProjector } from './session-projector.js';
 
@@ -13,13 +14,15 @@ const infra = testInfrastructure();
 let bus: Bus;
 let store: Store;
 let projector: SessionProjector;
+let users: UserSessionsBucket;
 
 beforeAll(async () => {
   bus = await Bus.connect({ url: infra.natsUrl, name: 'projector-test', node: 'test', logger });
   await bus.ensureStreams();
   store = await Store.open({ url: infra.mongoUrl, dbName: uniqueId('proj'), logger });
   await store.ensureIndexes();
-  projector = new SessionProjector(store, new SessionLog(bus));
+  users = new UserSessionsBucket(bus, { bucket: uniqueId('users') });
+  projector = new SessionProjector(store, new SessionLog(bus), users);
 });
 
 afterAll(async () => {
@@ -82,6 +85,12 @@ describe('session projection', () => {
       "<message id='q-4'/>",
     ]);
     expect(once.records).toEqual([]);
+    // The queue's entries are known by sequence, to be deleted by `_id` when it is cleared.
+    expect(once.sessions[0]?.queueSeqs).toEqual(once.queue.map((entry) => entry.seq));
+    expect((await users.get('alice@localhost')).hibernating[script.session]).toEqual({
+      version: 1,
+      hibernatedAt: expect.any(String) as string,
+    });
 
     await applyAll(events);
     await applyAll(events.slice(1, 4));
@@ -89,7 +98,7 @@ describe('session projection', () => {
   });
 
   it('keeps an h-record for an expired session, drops it when revoked, and clears the queue; replays change nothing', async () => {
-    const script = new SessionScript(bus, uniqueId('s'), 'gw-a');
+    const script = new SessionScript(bus, uniqueId('s'), 'gw-a', { jid: 'bob@localhost/r' });
     await script.enable();
     await script.send();
     await script.hibernate();
@@ -105,8 +114,12 @@ describe('session projection', () => {
     });
     expect(afterExpiry.queue).toEqual([]);
     expect(afterExpiry.records).toEqual([
-      { _id: script.session, bareJid: 'alice@localhost', h: 3, terminatedAt: expect.any(Date) as Date },
+      { _id: script.session, bareJid: 'bob@localhost', h: 3, terminatedAt: expect.any(Date) as Date },
     ]);
+    expect(await users.get('bob@localhost')).toEqual({
+      hibernating: {},
+      records: { [script.session]: afterExpiry.records[0]?.terminatedAt.toISOString() },
+    });
     // A replay of the hibernation must not bring the cleared queue back.
     await applyAll(expired);
     expect(await documents(script.session)).toEqual(afterExpiry);
@@ -116,6 +129,7 @@ describe('session projection', () => {
     await applyAll(all);
     const revoked = await documents(script.session);
     expect(revoked.records).toEqual([]);
+    expect(await users.get('bob@localhost')).toEqual({ hibernating: {}, records: {} });
     expect(revoked.sessions[0]).toMatchObject({ recordKept: false, lastSeq: all.at(-1)?.seq });
     await applyAll(all);
     expect(await documents(script.session)).toEqual(revoked);

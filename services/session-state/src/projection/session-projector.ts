@@ -9,51 +9,76 @@ import {
   type Store,
 } from '@holdfast/store';
 
+import type { UserSessionsBucket } from '../limits/user-sessions-bucket.js';
+import type { UserSessions } from '../limits/user-sessions.js';
 import { isReplay, projectEvent, queueEntryId, type Projection, type QueueWrite } from './project-event.js';
 
 /** Queue entries inserted per command when a hibernation starts with a long queue. */
 const INSERT_BATCH = 500;
+/** Queue entries deleted at once (one `_id` each) when a queue is cleared. */
+const DELETE_BATCH = 16;
 const DUPLICATE_KEY = 11000;
 
 /**
- * Writes the session log's fence lanes into MongoDB (`sm_sessions`, `sm_queue`, `sm_h_records`), one
- * event at a time in each session's order. Idempotent: an event at or below a session's `lastSeq` changes
- * nothing, and the queue and h-record writes of a newer one are safe to repeat, because `lastSeq` moves
- * last (a crash in between redoes them). The writes filter on `_id` alone: the replay check is the read
- * before them, and a partition has one event in flight at a time (ProjectionConsumers), so nothing else
- * writes the document between; FerretDB answers an `_id`-only filter without decoding every document. Only single-document writes and inserts under unique ids, so
- * FerretDB 1.24 and MongoDB behave alike (docs/ferretdb-compatibility.md).
+ * Writes the session log's fence lanes into MongoDB (`sm_sessions`, `sm_queue`, `sm_h_records`) and the
+ * per-user index of §5 (UserSessionsBucket), one event at a time in each session's order. Idempotent: an
+ * event at or below a session's `lastSeq` changes nothing, and the queue, h-record and index writes of a
+ * newer one are safe to repeat, because `lastSeq` moves last (a crash in between redoes them). Every
+ * filter is `_id` alone, the only one FerretDB serves from an index (docs/ferretdb-compatibility.md): the
+ * replay check is the read before the writes, and a partition has one event in flight at a time
+ * (ProjectionConsumers), so nothing else writes the document between. Only single-document writes and
+ * inserts under unique ids, so FerretDB 1.24 and MongoDB behave alike.
  */
 export class SessionProjector {
   constructor(
     private readonly store: Store,
     private readonly log: SessionLog,
+    private readonly users: UserSessionsBucket,
   ) {}
 
-  async apply(event: AnyEvent, seq: number): Promise<void> {
+  /** Applies one event; returns its user's §5 entry when the event changed a session's state. */
+  async apply(event: AnyEvent, seq: number): Promise<UserSessions | undefined> {
     const projection = projectEvent(event, seq);
-    if (projection === undefined) return;
+    if (projection === undefined) return undefined;
     const stored = await this.store.run(SmSessions, 'findOne', (collection) =>
-      collection.findOne({ _id: projection.session }, { projection: { lastSeq: 1 } }),
+      collection.findOne({ _id: projection.session }, { projection: { lastSeq: 1, queueSeqs: 1 } }),
     );
-    if (isReplay(stored?.lastSeq, seq)) return;
-    await this.applyQueue(projection.session, projection.queue);
+    if (isReplay(stored?.lastSeq, seq)) return undefined;
+    const queueSeqs = await this.applyQueue(projection.session, projection.queue, stored?.queueSeqs ?? []);
     await this.applyHRecord(projection);
-    await this.applySession(projection, seq);
+    const { sessionWrite } = projection;
+    const user = sessionWrite.kind === 'replace' ? await this.users.apply(sessionWrite.document) : undefined;
+    await this.applySession(projection, queueSeqs);
+    return user;
   }
 
-  private async applyQueue(session: string, write: QueueWrite): Promise<void> {
+  /** Writes the queue change; returns the sequences of the session's entries afterwards. */
+  private async applyQueue(
+    session: string,
+    write: QueueWrite,
+    queueSeqs: readonly number[],
+  ): Promise<number[]> {
     switch (write.kind) {
       case 'none':
-        return;
+        return [...queueSeqs];
       case 'insert':
         await this.insertIgnoringDuplicates([write.entry]);
-        return;
+        return [...queueSeqs.filter((seq) => seq !== write.entry.seq), write.entry.seq];
       case 'clear':
-        await this.store.run(SmQueue, 'deleteMany', (collection) => collection.deleteMany({ session }));
-        return;
+        for (let start = 0; start < queueSeqs.length; start += DELETE_BATCH) {
+          await Promise.all(
+            queueSeqs
+              .slice(start, start + DELETE_BATCH)
+              .map((seq) =>
+                this.store.run(SmQueue, 'deleteOne', (collection) =>
+                  collection.deleteOne({ _id: queueEntryId(session, seq) }),
+                ),
+              ),
+          );
+        }
+        return [];
       case 'load': {
-        if (write.count === 0) return;
+        if (write.count === 0) return [];
         const entries = (await this.log.entries(session, write.afterSeq + 1)).filter(
           (entry) => entry.seq < write.beforeSeq,
         );
@@ -67,7 +92,7 @@ export class SessionProjector {
             at: entry.at,
           })),
         );
-        return;
+        return queued.map((entry) => entry.seq);
       }
     }
   }
@@ -83,26 +108,23 @@ export class SessionProjector {
     }
   }
 
-  private async applySession({ session, sessionWrite }: Projection, seq: number): Promise<void> {
+  private async applySession({ session, sessionWrite }: Projection, queueSeqs: number[]): Promise<void> {
     if (sessionWrite.kind === 'deadline') {
       const { deadline, lastSeq, updatedAt } = sessionWrite;
       await this.store.run(SmSessions, 'updateOne', (collection) =>
-        collection.updateOne(
-          { _id: session, lastSeq: { $lt: seq } },
-          { $set: { deadline, lastSeq, updatedAt } },
-        ),
+        collection.updateOne({ _id: session }, { $set: { deadline, lastSeq, updatedAt } }),
       );
       return;
     }
     if (sessionWrite.kind === 'queue-length') {
       const { queueLength, lastSeq, updatedAt } = sessionWrite;
       await this.store.run(SmSessions, 'updateOne', (collection) =>
-        collection.updateOne({ _id: session }, { $set: { queueLength, lastSeq, updatedAt } }),
+        collection.updateOne({ _id: session }, { $set: { queueLength, queueSeqs, lastSeq, updatedAt } }),
       );
       return;
     }
     await this.store.run(SmSessions, 'replaceOne', (collection) =>
-      collection.replaceOne({ _id: session }, sessionWrite.document, { upsert: true }),
+      collection.replaceOne({ _id: session }, { ...sessionWrite.document, queueSeqs }, { upsert: true }),
     );
   }
 
