@@ -18,8 +18,8 @@ export const NO_SESSIONS: UserSessions = { hibernating: {}, records: {} };
 /** The user's entry once one of its sessions reached the state projected as `document`. Pure. */
 export function withSession(entry: UserSessions, document: SmSessionDocument): UserSessions {
   const session = document._id;
-  const { [session]: _hibernating, ...hibernating } = entry.hibernating;
-  const { [session]: _record, ...records } = entry.records;
+  const hibernating = without(entry.hibernating, session);
+  const records = without(entry.records, session);
   if (document.status === 'HIBERNATING') {
     const hibernatedAt = (document.hibernatedAt ?? document.updatedAt).toISOString();
     return {
@@ -77,4 +77,8 @@ export function parseUserSessions(text: string): UserSessions | undefined {
   });
   const validRecords = isMap(records, (item) => typeof item === 'string');
   return validHibernating && validRecords ? (value as UserSessions) : undefined;
+}
+
+function without<T>(map: Readonly<Record<string, T>>, key: string): Record<string, T> {
+  return Object.fromEntries(Object.entries(map).filter(([name]) => name !== key));
 }
