@@ -5,6 +5,8 @@ import type { Store } from '@holdfast/store';
 
 import { Accounts } from './auth/accounts.js';
 import { Gateway } from './gateway.js';
+import { MessageArchive } from './mam/archive-store.js';
+import { Mam } from './mam/mam-service.js';
 import { OfflineStore } from './offline/offline-store.js';
 import { RosterRepository } from './roster/index.js';
 import type { ResourceRegistry } from './routing/registry.js';
@@ -28,6 +30,8 @@ export type GatewayConfig = Pick<
   | 'allow_plain_without_tls'
   | 'max_stanza_size'
   | 'max_offline_messages'
+  | 'mam_enabled'
+  | 'mam_max_page_size'
   | 'auth_max_failures'
   | 'auth_failure_window_s'
   | 'max_connections_per_ip'
@@ -93,6 +97,11 @@ export function build(deps: AppDeps): GatewayApp {
       registry: deps.registry,
       accounts: new Accounts(deps.store, config.xmpp_domain),
       offline: new OfflineStore(deps.store, config.xmpp_domain, config.max_offline_messages),
+      mam: new Mam(
+        new MessageArchive(deps.store, () => new Date()),
+        { enabled: config.mam_enabled, maxPageSize: config.mam_max_page_size },
+        deps.logger,
+      ),
       roster: new RosterRepository(deps.store, {
         logger: {
           debug: () => undefined,

@@ -15,7 +15,7 @@ import {
   type ReplyOf,
 } from '@holdfast/events';
 import { SessionLog } from '@holdfast/session-log';
-import { decideOutcomes, type TerminatedKind, type UnackedMessagePolicy } from '@holdfast/sm';
+import { decideOutcomes, hasOwnStanzaId, type TerminatedKind, type UnackedMessagePolicy } from '@holdfast/sm';
 import { metrics } from '@opentelemetry/api';
 import { BusTimeoutError, NoRespondersError } from '@holdfast/bus';
 import {
@@ -33,6 +33,7 @@ import {
 import type { Accounts } from './auth/accounts.js';
 import { SaslExchange } from './auth/sasl-exchange.js';
 import { FailureThrottle } from './auth/throttle.js';
+import type { Mam } from './mam/mam-service.js';
 import type { OfflineStore } from './offline/offline-store.js';
 import { RosterService } from './roster-service.js';
 import { subscriptionTypeOf, type RosterRepository } from './roster/index.js';
@@ -79,6 +80,8 @@ export interface GatewayDeps {
   readonly accounts: Accounts;
   readonly offline: OfflineStore;
   readonly roster: RosterRepository;
+  /** XEP-0313: archiving of routed messages and the users' archive queries. */
+  readonly mam: Mam;
   readonly logger: StreamLogger;
   readonly now?: () => Date;
 }
@@ -92,6 +95,9 @@ const authFailures = meter.createCounter('holdfast.gateway.auth_failures', {
 });
 const connections = meter.createUpDownCounter('holdfast.gateway.connections', {
   description: 'open client streams',
+});
+const mamFlagFailures = meter.createCounter('holdfast.gateway.mam.flag_failures', {
+  description: 'SM sessions whose MAM query (spec §4 R7a) could not be logged when SM was enabled',
 });
 
 /**
@@ -122,6 +128,8 @@ export class Gateway implements StreamHost {
   private readonly detaching = new Map<string, Promise<void>>();
   /** SM sessions being resumed here (claim in flight or committed, not yet adopted), by session id. */
   private readonly resuming = new Map<string, Promise<void>>();
+  /** Streams whose client queried its archive (spec §4 R7a), for an SM session enabled after that. */
+  private readonly archiveQueried = new WeakSet<C2sStream>();
   readonly smOffered = true;
 
   constructor(
@@ -331,7 +339,7 @@ export class Gateway implements StreamHost {
   async enableSm(stream: C2sStream, element: Element): Promise<EnableOutcome> {
     const jid = stream.jid;
     if (jid === undefined) throw new Error('enable before bind is answered by the stream');
-    return this.sm.enable(
+    const outcome = await this.sm.enable(
       { authenticated: true, bound: true, smEnabled: stream.sm !== undefined },
       element,
       stream.sessionId,
@@ -341,6 +349,14 @@ export class Gateway implements StreamHost {
         stream.smEnd = end;
       },
     );
+    if (outcome.kind === 'enabled' && this.archiveQueried.has(stream)) {
+      // Without the flag §4 stores or bounces what R7a would drop: nothing is lost, so SM goes on.
+      await outcome.sm.markMamQueried().catch((error: unknown) => {
+        mamFlagFailures.add(1);
+        this.logger.error({ session: stream.sessionId, err: error }, 'MAM query not logged at enable');
+      });
+    }
+    return outcome;
   }
 
   /** §2.3: claim, kick the old connection (T12), adopt the resource in the registry, then answer. */
@@ -523,16 +539,32 @@ export class Gateway implements StreamHost {
     }
     if (stanza.name === 'iq' && (to === undefined || to === this.domain || to === bare)) {
       if (stanza.attrs.type !== 'get' && stanza.attrs.type !== 'set') return undefined;
+      if (to !== this.domain && this.deps.mam.handles(stanza)) {
+        await this.answerArchive(stream, stanza, bare);
+        return undefined;
+      }
       const reply =
         stanza.getChild('query', NS.ROSTER) !== undefined && to !== this.domain
           ? await this.roster.handleIq(stanza, bare)
-          : serverIq(stanza, { domain: this.domain, jid });
+          : serverIq(stanza, { domain: this.domain, jid, mam: this.deps.mam.enabled });
       if (reply !== undefined) stream.deliver(reply);
       return undefined;
     }
     if (to === undefined) return undefined;
     // The stanza's identity for deliveries: a retried delivery (a timed-out gateway) is stored once.
     return this.dispatch(stanza, `${stream.id}.${seq}`);
+  }
+
+  /**
+   * XEP-0313 on the user's own archive: the results, then the iq result, in one flush. A query is logged
+   * in the SM session first (spec §4 R7a), so a client that saw results always has the flag logged.
+   */
+  private async answerArchive(stream: C2sStream, iq: Element, owner: string): Promise<void> {
+    if (this.deps.mam.isQuery(iq)) {
+      this.archiveQueried.add(stream);
+      await stream.sm?.markMamQueried();
+    }
+    for (const reply of await this.deps.mam.answer(iq, owner)) stream.deliver(reply);
   }
 
   /** RFC 6121 §4.2, §4.4, §4.5: broadcast presence (initial, updates, unavailable). */
@@ -628,7 +660,11 @@ export class Gateway implements StreamHost {
       if (stanza.name === 'iq' && (stanza.attrs.type === 'get' || stanza.attrs.type === 'set')) {
         const from = stanza.attrs.from;
         if (from === undefined) return DELIVERED;
-        const reply = serverIq(stanza, { domain: this.domain, jid: parseJid(from) });
+        const reply = serverIq(stanza, {
+          domain: this.domain,
+          jid: parseJid(from),
+          mam: this.deps.mam.enabled,
+        });
         if (reply !== undefined) await this.routeReply(reply);
       }
       return DELIVERED;
@@ -639,16 +675,23 @@ export class Gateway implements StreamHost {
       this.deps.registry.resourcesOf(bare),
     ]);
     const decision = route(stanza, { domain: this.domain, accountExists, resources });
+    // A client's message accepted for a local account: archived for both sides, stanza-ids set (XEP-0313).
+    const routed =
+      origin !== undefined &&
+      stanza.name === 'message' &&
+      (decision.kind === 'deliver' || decision.kind === 'offline')
+        ? await this.deps.mam.accept(stanza, origin, bare)
+        : stanza;
     switch (decision.kind) {
       case 'deliver':
         // Each delivery hands the stanza to its session (or its gateway) before its first await.
         return {
-          delivered: Promise.all(decision.to.map((record) => this.deliverTo(record, stanza, origin))).then(
+          delivered: Promise.all(decision.to.map((record) => this.deliverTo(record, routed, origin))).then(
             () => undefined,
           ),
         };
       case 'offline': {
-        const stored = await this.deps.offline.put(bare, stanza, this.now());
+        const stored = await this.deps.offline.put(bare, routed, this.now());
         if (stored !== 'stored') this.replyError(stanza, { type: 'wait', condition: 'resource-constraint' });
         return DELIVERED;
       }
@@ -677,7 +720,7 @@ export class Gateway implements StreamHost {
       return;
     }
     if (stanza.name === 'iq' && (stanza.attrs.type === 'get' || stanza.attrs.type === 'set')) {
-      const reply = serverIq(stanza, { domain: this.domain, jid: from });
+      const reply = serverIq(stanza, { domain: this.domain, jid: from, mam: this.deps.mam.enabled });
       if (reply !== undefined) await this.routeReply(reply);
     }
   }
@@ -850,9 +893,13 @@ export class Gateway implements StreamHost {
     } catch {
       // Timeout or no responders: none claimed (spec §6).
     }
-    const resources = await this.deps.registry.resourcesOfNow(bare);
+    const [resources, issuedMamQuery] = await Promise.all([
+      this.deps.registry.resourcesOfNow(bare),
+      // R7a reads the flag only for a message the user's archive holds: only then is the log asked.
+      numbered.some(({ stanza }) => hasOwnStanzaId(stanza, bare)) && this.sm.mamQueried(session),
+    ]);
     const outcomes = decideOutcomes({
-      session: { fullJid, bareJid: bare, domain: this.domain, issuedMamQuery: false },
+      session: { fullJid, bareJid: bare, domain: this.domain, issuedMamQuery },
       boundResources: [...new Set([fullJid, ...resources.map((resource) => resource.jid)])],
       stanzas: numbered,
       policy: this.options.sm.unackedMessagePolicy,

@@ -1,5 +1,12 @@
 import { ConcurrencyConflictError, type Published } from '@holdfast/bus';
-import { SmAckDelayed, SmAcked, StanzaReceived, StanzaSent, type SmState } from '@holdfast/events';
+import {
+  SmAckDelayed,
+  SmAcked,
+  SmMamQueried,
+  StanzaReceived,
+  StanzaSent,
+  type SmState,
+} from '@holdfast/events';
 import type { QueueEntry, SessionLog } from '@holdfast/session-log';
 import {
   ackDelayDueAt,
@@ -282,6 +289,29 @@ export class SmSession {
     }
     this.ackPublishing = false;
   }
+
+  /**
+   * Spec §4 R7a: the client issued a MAM query. Logged once per session (a resumed session may have
+   * logged it on an earlier connection), fenced like every write of this connection, before the query is
+   * answered: a client that saw archive results has the flag in the log, and a termination committed
+   * first refuses it, so whoever decides the §4 outcomes after that commit reads a final answer.
+   */
+  markMamQueried(): Promise<void> {
+    this.mamQueried ??= this.publish(async () => {
+      if (await this.deps.log.mamQueried(this.session)) return;
+      await this.deps.log.publishFenced(
+        SmMamQueried,
+        { id: `${this.session}.mam_queried`, data: { session: this.session, jid: this.state.jid } },
+        this.fence,
+      );
+    }).catch((error: unknown) => {
+      this.mamQueried = undefined;
+      throw error;
+    });
+    return this.mamQueried;
+  }
+
+  private mamQueried: Promise<void> | undefined;
 
   private fail(error: StreamError): void {
     this.onEnd({ kind: 'misuse' });

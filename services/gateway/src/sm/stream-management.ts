@@ -485,6 +485,11 @@ export class StreamManagement {
     };
   }
 
+  /** Spec §4 R7a: the session issued a MAM query (final once its termination is committed). */
+  mamQueried(session: string): Promise<boolean> {
+    return this.deps.log.mamQueried(session);
+  }
+
   /** T7: a stanza for a session without a connection goes to its durable queue. */
   async queue(
     session: string,

@@ -34,6 +34,8 @@ export class TestClient {
     readonly username: string;
     readonly password: string;
     readonly resource?: string;
+    /** xmpp.js' limit for each step (stream open, STARTTLS, bind); its default 2 s is tight on a loaded machine. */
+    readonly timeout?: number;
   }): Promise<TestClient> {
     const xmpp = (createClient as (options: object) => XmppClient)(options);
     xmpp.reconnect.stop();
