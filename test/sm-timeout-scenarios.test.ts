@@ -7,6 +7,7 @@ import { NS, xml, type Element } from '@holdfast/xmpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Test support of the gateway package (not part of its build): the scripted SM client and §8 helpers.
+import { finOf, mamQuery, stanzaIdBy } from '../services/gateway/src/testing/mam.js';
 import { SmClient } from '../services/gateway/src/testing/sm-client.js';
 import {
   SM,
@@ -39,12 +40,12 @@ import {
 } from './support/sm-timeout.js';
 
 /**
- * Spec §8 scenarios 23, 29-31, 33-39: what happens when a hibernating session ends: its deadline (T9,
- * fired by the timeout service), the per-user limits of §5 (T11 eviction, h-records pruned to
+ * Spec §8 scenarios 23, 29-39: what happens when a hibernating session ends: its deadline (T9, fired by
+ * the timeout service), the per-user limits of §5 (T11 eviction, h-records pruned to
  * `max_old_sessions`), the queue cap while hibernating (T11b), a non-resumable session's transport loss
  * (T6) and a resource conflict against a hibernating session (T10), each with the §4 outcomes its
- * contacts see. Real processes (session-state, timeout, one gateway) with the §8 test profile. Scenario
- * 32 needs MAM, which this server does not implement (the outcome function's unit tests cover R7a).
+ * contacts see (32: R7a, with the gateway's MAM). Real processes (session-state, timeout, one gateway)
+ * with the §8 test profile ("MUC and MAM available": MAM is on by default).
  */
 const env = processEnv('smtimeout', SM_TEST_PROFILE);
 
@@ -54,7 +55,7 @@ const SLACK_MS = 2000;
 /** Long enough for a deadline to fire, short enough that a missing one fails the scenario. */
 const EXPIRY_WAIT_MS = DEADLINE_MS + SLACK_MS + 1000;
 
-const SCENARIOS = ['23', '29', '30', '31', '33', '34', '35', '36', '37', '38', '39'];
+const SCENARIOS = ['23', '29', '30', '31', '32', '33', '34', '35', '36', '37', '38', '39'];
 const processes: { readonly name: string; readonly service: ServiceProcess }[] = [];
 const clients: SmClient[] = [];
 const stoppers: (() => void)[] = [];
@@ -296,7 +297,9 @@ describe.concurrent('stream management: hibernation ends (spec §8, with the tim
     await arrival(laptop, availableFrom(laptop.jid));
     const { alice, session } = await resumable('alice31', 'phone');
     bob.send(chat(alice.jid, 'm1'));
-    await arrival(alice, isMessage('m1'));
+    const delivered = await arrival(alice, isMessage('m1'));
+    // Archived like in 32; without a MAM query from this session R7a does not apply.
+    expect(stanzaIdBy(delivered, 'alice31@localhost')).toBeDefined();
     const killedAt = await killAndHibernate(alice, session);
 
     const bounce = await arrival(bob, (e) => isMessage('m1')(e) && e.attrs.type === 'error', EXPIRY_WAIT_MS);
@@ -310,6 +313,35 @@ describe.concurrent('stream management: hibernation ends (spec §8, with the tim
     await arrival(bob, unavailableFrom(alice.jid));
     // R7c: not re-delivered to the other resource.
     expect(await laptop.sees(isMessage('m1'), 300)).toBe(false);
+    expect(laptop.received.some(isMessage('m1'))).toBe(false);
+  });
+
+  it('scenario 32: as 31, but the expiring resource had queried MAM and the chat has its stanza-id: bob gets no error (R7a)', async () => {
+    const bob = await contact('bob32');
+    const laptop = await bound('alice32', 'laptop');
+    laptop.send(xml('presence'));
+    await arrival(laptop, availableFrom(laptop.jid));
+    const { alice, session } = await resumable('alice32', 'phone');
+    alice.send(mamQuery('q32'));
+    const fin = await arrival(alice, (e) => e.name === 'iq' && e.attrs.id === 'q32');
+    expect(fin.attrs.type).toBe('result');
+    expect(finOf(fin).complete).toBe('true');
+    // Logged before it was answered, in the session's log, where whoever ends the session reads it.
+    expect(await logs().mamQueried(session)).toBe(true);
+    await ackAll(alice);
+    bob.send(chat(alice.jid, 'm1'));
+    const delivered = await arrival(alice, isMessage('m1'));
+    expect(stanzaIdBy(delivered, 'alice32@localhost')).toBeDefined();
+    const killedAt = await killAndHibernate(alice, session);
+    expect((await logs().queue(session)).map((e) => e.attrs.id)).toEqual(['m1']);
+
+    await arrival(bob, unavailableFrom(alice.jid), EXPIRY_WAIT_MS);
+    expectDeadline(Date.now() - killedAt);
+    // §4 ran before the unavailable presence went out: m1 was dropped under R7a, nothing bounced.
+    expect(await logs().lastOutcome(session)).toMatchObject({ stanzaId: 'm1', rule: 'R7a', action: 'drop' });
+    expect(await bob.sees((e) => e.attrs.type === 'error', 300)).toBe(false);
+    expect(errors(bob)).toEqual([]);
+    // Nor re-delivered to the other resource: the client fetches it from the archive.
     expect(laptop.received.some(isMessage('m1'))).toBe(false);
   });
 

@@ -1,4 +1,5 @@
 import { Bus } from '@holdfast/bus';
+import { SmUnackedOutcome, decodeEvent, sessionTypeFilter, type DataOf } from '@holdfast/events';
 import { SessionLog, type StateRecord } from '@holdfast/session-log';
 import { NS, StreamParser, xml, type Element } from '@holdfast/xmpp';
 
@@ -183,6 +184,19 @@ export class SessionWatch {
   /** Waits until the session is HIBERNATING (the gateway noticed the lost transport, T5). */
   async hibernating(session: string, timeoutMs = 5000): Promise<StateRecord> {
     return this.state(session, (record) => record.state.status === 'HIBERNATING', timeoutMs);
+  }
+
+  /** Spec §4 R7a: the session logged that it issued a MAM query. */
+  async mamQueried(session: string): Promise<boolean> {
+    return this.log.mamQueried(session);
+  }
+
+  /** The last §4 outcome logged for the session (`sm.unacked_outcome`), if any. */
+  async lastOutcome(session: string): Promise<DataOf<typeof SmUnackedOutcome> | undefined> {
+    const stored = await this.log.last(sessionTypeFilter(session, SmUnackedOutcome.type));
+    if (stored === undefined) return undefined;
+    const event = decodeEvent(stored.data);
+    return event.type === 'sm.unacked_outcome' ? event.data : undefined;
   }
 
   /** The session's unacknowledged queue (sent and queued entries), in order. */
