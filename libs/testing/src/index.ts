@@ -3,6 +3,7 @@ export { logSession } from './session-fixtures.js';
 export type { LogRecord, TestInfrastructure } from './helpers.js';
 export { SLIXMPP_CLIENT_SCRIPT, SLIXMPP_PYTHON, slixmppVersion, startSlixmpp } from './slixmpp.js';
 export type {
+  SlixmppArchivedMessage,
   SlixmppClient,
   SlixmppCommand,
   SlixmppEvent,

@@ -84,6 +84,19 @@ export interface SlixmppMessageEvent {
   readonly subject: string | null;
   readonly thread: string | null;
   readonly error: SlixmppStanzaError | null;
+  /** XEP-0359 `<stanza-id/>` children. */
+  readonly stanzaIds: readonly { readonly by: string | null; readonly id: string | null }[];
+}
+
+/** One archived message as slixmpp's XEP-0313 iterator returned it. */
+export interface SlixmppArchivedMessage {
+  /** The archive id (the result's `id`). */
+  readonly id: string;
+  /** The forwarded delay stamp (ISO 8601). */
+  readonly stamp: string;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly body: string;
 }
 
 export interface SlixmppPresenceEvent {
@@ -127,6 +140,7 @@ export type SlixmppEvent =
     }
   | { readonly event: 'result'; readonly cmd: string; readonly ref: Ref | null }
   | { readonly event: 'pong'; readonly rtt: number; readonly ref: Ref | null }
+  | { readonly event: 'mam'; readonly messages: readonly SlixmppArchivedMessage[]; readonly ref: Ref | null }
   | { readonly event: 'echo'; readonly cmd: 'echo'; readonly ref?: Ref; readonly [key: string]: unknown }
   | { readonly event: 'stream_error'; readonly condition: string | null; readonly text: string | null }
   | { readonly event: 'connection_failed'; readonly text: string }
@@ -175,6 +189,7 @@ export type SlixmppCommand = (
     }
   | { readonly cmd: 'roster_remove'; readonly jid: string; readonly timeout?: number }
   | { readonly cmd: 'ping'; readonly to?: string; readonly timeout?: number }
+  | { readonly cmd: 'mam_query'; readonly with?: string; readonly max?: number; readonly reverse?: boolean }
   | { readonly cmd: 'send_raw'; readonly xml: string }
   | { readonly cmd: 'echo'; readonly [key: string]: unknown }
   | { readonly cmd: 'connect' }

@@ -13,12 +13,15 @@ stdout carries one JSON object per line, each with an "event" field:
     failed_auth       {mechanism, condition, text}   one per failed SASL mechanism
     session_start     {jid}                          the bound full JID; roster requested and initial
                                                      presence sent just before (unless turned off)
-    message           {from, to, type, id, body, subject, thread, error}
+    message           {from, to, type, id, body, subject, thread, error, stanzaIds: [{by, id}]}
     presence          {from, to, type, id, show, status, priority, error}
     roster            {items, ver, ref}              answer to get_roster (ref null: the one at session start)
     roster_update     {items, ver}                   roster push from the server
     result            {cmd, ref}                     an IQ command succeeded (roster_set, roster_remove)
     pong              {rtt, ref}                     answer to ping
+    mam               {messages, ref}                answer to mam_query: every archived message, in the
+                                                     order slixmpp's XEP-0313 iterator yields them, each
+                                                     {id, stamp, from, to, body}
     echo              {...the command}               answer to echo
     stream_error      {condition, text}
     connection_failed {text}                         the TCP connect failed (not retried)
@@ -35,6 +38,9 @@ stdin takes one JSON command per line, each with a "cmd" field and an optional "
     get_roster    {timeout?}          -> roster
     roster_set    {jid, name?, groups?}, roster_remove {jid}   -> result
     ping          {to?, timeout?}     -> pong (XEP-0199; without "to", pings the server)
+    mam_query     {with?, max?, reverse?} -> mam (XEP-0313 through slixmpp's RSM iterator: pages of
+                                      max (default 10) until an empty one; reverse pages backward
+                                      from the last page)
     send_raw      {xml}               writes the string to the stream as it is
     echo          {...}               -> echo (a round trip through the command loop)
     connect                           connect again after a disconnect
@@ -172,6 +178,7 @@ async def run(args):
 
     xmpp = ScriptedClient(args.jid, args.password, sasl_mech=args.sasl_mech)
     xmpp.register_plugin("xep_0199")  # answers the server's pings; `ping` command
+    xmpp.register_plugin("xep_0313")  # `mam_query`; registers the XEP-0059 and XEP-0297 stanzas it uses
     xmpp.auto_authorize = True if args.auto_authorize else None
     xmpp.auto_subscribe = False
     if args.tls == "starttls":
@@ -273,6 +280,10 @@ async def run(args):
                 "subject": msg["subject"] or None,
                 "thread": msg["thread"] or None,
                 "error": stanza_error(msg),
+                "stanzaIds": [
+                    {"by": sid.get("by"), "id": sid.get("id")}
+                    for sid in msg.xml.findall("{urn:xmpp:sid:0}stanza-id")
+                ],
             },
         )
 
@@ -397,6 +408,33 @@ async def run(args):
                 emit("error", cmd=cmd, ref=ref, condition=failure["condition"], text=failure["text"] or "ping failed")
             except IqTimeout:
                 emit("error", cmd=cmd, ref=ref, condition="timeout", text="ping: no answer")
+        elif cmd == "mam_query":
+            found = []
+            try:
+                async for result in xmpp.plugin["xep_0313"].iterate(
+                    with_jid=slixmpp.JID(command["with"]) if command.get("with") else None,
+                    reverse=bool(command.get("reverse")),
+                    rsm={"max": int(command.get("max", 10))},
+                ):
+                    forwarded = result["mam_result"]["forwarded"]
+                    inner = forwarded["stanza"]
+                    found.append(
+                        {
+                            "id": result["mam_result"]["id"],
+                            "stamp": forwarded["delay"]["stamp"].isoformat(),
+                            "from": jid_str(inner["from"]),
+                            "to": jid_str(inner["to"]),
+                            "body": inner["body"],
+                        }
+                    )
+            except IqError as error:
+                failure = error.iq["error"]
+                emit("error", cmd=cmd, ref=ref, condition=failure["condition"], text=failure["text"] or "mam failed")
+                return
+            except IqTimeout:
+                emit("error", cmd=cmd, ref=ref, condition="timeout", text="mam_query: no answer")
+                return
+            emit("mam", messages=found, ref=ref)
         elif cmd == "send_raw":
             xmpp.send_raw(command["xml"])
         elif cmd == "echo":
