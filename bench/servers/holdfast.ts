@@ -112,6 +112,8 @@ export async function startHoldfast(
       C2S_REQUIRE_ENCRYPTION: 'false',
       SASL_ALLOW_PLAIN_WITHOUT_TLS: 'true',
       MAX_CONNECTIONS_PER_IP: '100000',
+      // Like for like: the Prosody and ejabberd configs archive nothing (peer-configs.ts, no MAM).
+      MAM_ENABLED: 'false',
       LOG_LEVEL: 'warn',
       OTEL_SDK_DISABLED: 'true',
     });
@@ -120,7 +122,7 @@ export async function startHoldfast(
       .filter((service) => existsSync(service.main));
     const notes = [
       `services: ${services.map((s) => s.name).join(', ')} (built dist/), nats-server + FerretDB (SQLite) from .tools/`,
-      'defaults for SM_* (hibernation 600 s, queue 5000, 10 hibernated sessions per user); MAX_CONNECTIONS_PER_IP raised to 100000',
+      'defaults for SM_* (hibernation 600 s, queue 5000, 10 hibernated sessions per user); MAX_CONNECTIONS_PER_IP raised to 100000; MAM off, as on the peers',
     ];
     const profiled = (main: string): string[] =>
       options.cpuProfDir === undefined
