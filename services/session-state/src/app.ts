@@ -61,10 +61,9 @@ export function build(deps: AppDeps): SessionStateApp {
   const limits = new UserLimits(bus, log, {
     maxHibernatedSessions: config.max_hibernated_sessions,
     maxOldSessions: config.max_old_sessions,
-    logger,
   });
   const apply = async (event: AnyEvent, seq: number): Promise<void> => {
-    limits.after(event, await projector.apply(event, seq));
+    await limits.apply(event, await projector.apply(event, seq));
   };
   const projection = new ProjectionConsumers(
     bus,
@@ -112,7 +111,6 @@ export function build(deps: AppDeps): SessionStateApp {
     stop: async () => {
       // Each part stops even if another fails (e.g. on a connection that is already closed).
       const results = await Promise.allSettled([watch?.stop(), claims?.stop(), projection.stop()]);
-      await limits.stop();
       const failures = results.flatMap((result) =>
         result.status === 'rejected' ? [result.reason as unknown] : [],
       );

@@ -123,6 +123,10 @@ describe('session projection', () => {
     // A replay of the hibernation must not bring the cleared queue back.
     await applyAll(expired);
     expect(await documents(script.session)).toEqual(afterExpiry);
+    // A replayed state event still hands over the user's entry: the limits after it are redone.
+    const last = expired.at(-1);
+    if (last === undefined) throw new Error('no events');
+    expect(await projector.apply(last.event, last.seq)).toEqual(await users.get('bob@localhost'));
 
     await script.terminate('expired', false);
     const all = await eventsOf(script.session);

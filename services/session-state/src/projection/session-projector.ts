@@ -36,17 +36,22 @@ export class SessionProjector {
     private readonly users: UserSessionsBucket,
   ) {}
 
-  /** Applies one event; returns its user's §5 entry when the event changed a session's state. */
+  /**
+   * Applies one event; for an event that sets a session's state, returns its user's §5 entry (also for a
+   * replay, so the limits that follow the event are redone after a crash).
+   */
   async apply(event: AnyEvent, seq: number): Promise<UserSessions | undefined> {
     const projection = projectEvent(event, seq);
     if (projection === undefined) return undefined;
+    const { sessionWrite } = projection;
     const stored = await this.store.run(SmSessions, 'findOne', (collection) =>
       collection.findOne({ _id: projection.session }, { projection: { lastSeq: 1, queueSeqs: 1 } }),
     );
-    if (isReplay(stored?.lastSeq, seq)) return undefined;
+    if (isReplay(stored?.lastSeq, seq)) {
+      return sessionWrite.kind === 'replace' ? this.users.get(sessionWrite.document.bareJid) : undefined;
+    }
     const queueSeqs = await this.applyQueue(projection.session, projection.queue, stored?.queueSeqs ?? []);
     await this.applyHRecord(projection);
-    const { sessionWrite } = projection;
     const user = sessionWrite.kind === 'replace' ? await this.users.apply(sessionWrite.document) : undefined;
     await this.applySession(projection, queueSeqs);
     return user;
