@@ -22,6 +22,7 @@ const config: TimeoutConfig = {
   timeout_lease_ms: 900,
   hibernation_time_s: 5,
   push_max_hibernation_s: 30,
+  old_session_ttl_s: 0,
   nats_stream_replicas: 1,
 };
 
@@ -210,5 +211,51 @@ describe('timeout service', () => {
       finish: true,
     });
     expect(more).toEqual([]);
+  });
+
+  it('deletes an h-record old_session_ttl_s after its termination (in the session log)', async () => {
+    for (const app of apps.splice(0)) await app.stop();
+    const app = build({
+      config: { ...config, node_id: 'timeout-ttl', old_session_ttl_s: 1 },
+      bus,
+      logger: recordingLogger(),
+    });
+    await app.start();
+    apps.push(app);
+    const { session } = await hibernating(60_000);
+    const record = await log.state(session);
+    if (record === undefined) throw new Error('no state');
+    const at = new Date(Date.now() - 500);
+    await log.publishFenced(
+      SmSessionTerminated,
+      {
+        id: `${session}.terminated.ttl`,
+        at,
+        data: {
+          session,
+          jid: record.state.jid,
+          kind: 'expired',
+          h: 3,
+          unacked: 0,
+          state: {
+            ...stateWithout(record.state, 'hibernatedAt', 'deadline'),
+            status: 'TERMINATED',
+            terminatedKind: 'expired',
+            recordKept: true,
+          },
+        },
+      },
+      record.seq,
+      'f.state',
+    );
+    const until = Date.now() + 5000;
+    let kept: boolean | undefined = true;
+    while (kept === true && Date.now() < until) {
+      await sleep(50);
+      kept = (await log.state(session))?.state.recordKept;
+    }
+    expect(kept).toBe(false);
+    // Not before the TTL: the record was kept for at least a second after its termination.
+    expect(Date.now() - at.getTime()).toBeGreaterThanOrEqual(1000);
   });
 });

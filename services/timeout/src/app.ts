@@ -10,7 +10,12 @@ import { setDeadline } from './set-deadline.js';
 
 export type TimeoutConfig = Pick<
   Config,
-  'node_id' | 'timeout_lease_ms' | 'hibernation_time_s' | 'push_max_hibernation_s' | 'nats_stream_replicas'
+  | 'node_id'
+  | 'timeout_lease_ms'
+  | 'hibernation_time_s'
+  | 'push_max_hibernation_s'
+  | 'old_session_ttl_s'
+  | 'nats_stream_replicas'
 >;
 
 export interface AppDeps {
@@ -32,12 +37,13 @@ export interface TimeoutApp {
 /**
  * The timeout service: durable hibernation timers (spec T9) shared by every running instance through
  * partition leases, fired as `sm.terminate` requests that a gateway carries out (§4 outcomes, unbind),
- * and `sm.hibernation.set_deadline` for a push service (§6).
+ * `sm.hibernation.set_deadline` for a push service (§6), and the deletion of h-records older than
+ * `old_session_ttl_s` (§5).
  */
 export function build(deps: AppDeps): TimeoutApp {
   const { config, bus, logger } = deps;
   const log = new SessionLog(bus);
-  const timers = new PartitionTimers(bus, logger);
+  const timers = new PartitionTimers(bus, logger, config.old_session_ttl_s * 1000);
   const leases = new PartitionLeases(bus, {
     node: config.node_id,
     leaseMs: config.timeout_lease_ms,
@@ -53,7 +59,7 @@ export function build(deps: AppDeps): TimeoutApp {
       logger.info({ partition }, 'timer partition released');
     },
   });
-  const expirer = new Expirer(bus, timers, logger);
+  const expirer = new Expirer(bus, log, timers, logger);
   let deadlines: Service | undefined;
 
   return {

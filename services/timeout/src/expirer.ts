@@ -1,5 +1,6 @@
 import { BusTimeoutError, NoRespondersError, type Bus, type BusLogger } from '@holdfast/bus';
 import { SmTerminate } from '@holdfast/events';
+import { forgetRecord, type SessionLog } from '@holdfast/session-log';
 
 import type { PartitionTimers } from './partition-timers.js';
 import type { Timer, TimerTable } from './timer-table.js';
@@ -20,7 +21,8 @@ const RETRY_MS = 1000;
  * carried out, exactly once, by any gateway): every tick, each loaded partition's due timers become
  * `sm.terminate` requests (kind `expired`, the timer's version), carried out by any gateway, which ends
  * the session only if that version still hibernates and its deadline has passed. `early` (the deadline
- * moved) re-arms at the deadline found; a failure retries later; `stale` and `terminated` settle.
+ * moved) re-arms at the deadline found; a failure retries later; `stale` and `terminated` settle. A due
+ * h-record (`old_session_ttl_s`, §5) is deleted here, in the session log (`forgetRecord`, fenced).
  */
 export class Expirer {
   private timer: NodeJS.Timeout | undefined;
@@ -30,6 +32,7 @@ export class Expirer {
 
   constructor(
     private readonly bus: Bus,
+    private readonly log: SessionLog,
     private readonly timers: PartitionTimers,
     private readonly logger: BusLogger,
   ) {}
@@ -77,7 +80,9 @@ export class Expirer {
 
   private fire(table: TimerTable, timer: Timer): void {
     this.inFlight += 1;
-    const firing = this.terminate(table, timer).finally(() => {
+    const firing = (
+      timer.kind === 'forget' ? this.forget(table, timer) : this.terminate(table, timer)
+    ).finally(() => {
       this.inFlight -= 1;
       this.firing.delete(firing);
       // A freed slot takes the next due timer at once rather than at the next tick.
@@ -104,11 +109,23 @@ export class Expirer {
         table.rearm(timer, Date.parse(reply.deadline));
         return;
       }
-      table.settle(timer);
+      if (timer.kind === 'finish') table.settleFinished(timer);
+      else table.settle(timer);
     } catch (error) {
       if (!(error instanceof NoRespondersError || error instanceof BusTimeoutError)) {
         this.logger.warn({ err: error, session: timer.session }, 'expiry failed; will retry');
       }
+      table.rearm(timer, Date.now() + RETRY_MS);
+    }
+  }
+
+  /** Deletes a kept h-record past `old_session_ttl_s`; a record already gone settles too. */
+  private async forget(table: TimerTable, timer: Timer): Promise<void> {
+    try {
+      await forgetRecord(this.log, timer.session);
+      table.settle(timer);
+    } catch (error) {
+      this.logger.warn({ err: error, session: timer.session }, 'h-record not deleted; will retry');
       table.rearm(timer, Date.now() + RETRY_MS);
     }
   }

@@ -31,11 +31,13 @@ export class PartitionTimers {
   constructor(
     private readonly bus: Bus,
     private readonly logger: BusLogger,
+    /** `old_session_ttl_s` in ms (0: none), for the h-record deletion timers. */
+    private readonly recordTtlMs = 0,
   ) {}
 
   async load(partition: number): Promise<void> {
     if (this.partitions.has(partition)) return;
-    const table = new TimerTable();
+    const table = new TimerTable(this.recordTtlMs);
     const consumer = await this.bus.js.consumers.get(STREAMS.session.name, {
       filter_subjects: [stateLaneFilter(partition)],
       deliver_policy: DeliverPolicy.LastPerSubject,

@@ -1,8 +1,9 @@
 import type { SmState } from '@holdfast/events';
 
 /**
- * A hibernating session's deadline (spec T9), keyed by session and version (§7.16); or, for a
- * termination with unacked stanzas, the time to check that its §4 outcomes were all carried out.
+ * A hibernating session's deadline (spec T9), keyed by session and version (§7.16); for a termination
+ * with unacked stanzas, the time to check that its §4 outcomes were all carried out; or, with
+ * `old_session_ttl_s`, the time a kept h-record is deleted (§5).
  */
 export interface Timer {
   readonly session: string;
@@ -11,10 +12,24 @@ export interface Timer {
   readonly seq: number;
   /** Epoch milliseconds. */
   readonly deadline: number;
-  /** `finish`: the session is TERMINATED as `terminatedKind`; ask to finish its outcomes. */
-  readonly kind?: 'finish';
+  /**
+   * Absent: expire the hibernating session. `finish`: the session is TERMINATED as `terminatedKind`;
+   * ask to finish its outcomes. `forget`: delete its h-record.
+   */
+  readonly kind?: 'finish' | 'forget';
   readonly terminatedKind?: 'closed' | 'expired' | 'evicted' | 'overflow';
+  /** A `finish` check whose session also keeps an h-record: when that record is to be deleted. */
+  readonly forgetAt?: number;
 }
+
+/** What a termination event adds to its state: when it was logged, how many stanzas it left, the clock. */
+export interface Termination {
+  readonly at: number;
+  readonly unacked: number;
+  readonly now: number;
+}
+
+type ObservedState = Pick<SmState, 'status' | 'version' | 'deadline' | 'terminatedKind' | 'recordKept'>;
 
 /** How long after a termination its outcomes are checked, and how old a termination may be to be checked. */
 export const FINISH_CHECK = { afterMs: 30_000, maxAgeMs: 3_600_000 } as const;
@@ -29,20 +44,20 @@ export class TimerTable {
   private readonly current = new Map<string, Timer>();
   private readonly heap: Timer[] = [];
 
+  /** `recordTtlMs`: `old_session_ttl_s` in ms; 0 keeps h-records until reported, revoked or pruned. */
+  constructor(private readonly recordTtlMs = 0) {}
+
   /**
    * Applies the state a session reached at stream sequence `seq`. A termination logged at `at` (epoch
    * ms) with `unacked` stanzas arms a check that its §4 outcomes were carried out (the gateway that
-   * ended it may have died in between), unless it is older than `FINISH_CHECK.maxAgeMs` at `now`.
+   * ended it may have died in between), unless it is older than `FINISH_CHECK.maxAgeMs` at `now`; a
+   * later state of the same termination (its record reported or pruned) keeps that check. A kept
+   * h-record arms its deletion at `at` + the record TTL, if there is one (after the check, if any).
    */
-  observe(
-    session: string,
-    seq: number,
-    state: Pick<SmState, 'status' | 'version' | 'deadline' | 'terminatedKind'>,
-    termination?: { readonly at: number; readonly unacked: number; readonly now: number },
-  ): void {
+  observe(session: string, seq: number, state: ObservedState, termination?: Termination): void {
     const known = this.current.get(session);
     if (known !== undefined && known.seq >= seq) return;
-    const timer = timerOf(session, seq, state, termination);
+    const timer = timerOf(session, seq, state, termination, known, this.recordTtlMs);
     if (timer === undefined) {
       this.current.delete(session);
       return;
@@ -88,10 +103,24 @@ export class TimerTable {
    * newer state of its session replaced or dropped it meanwhile.
    */
   rearm(timer: Timer, at: number): void {
+    this.follow(timer, { ...timer, deadline: at });
+  }
+
+  /** A fired `finish` check is followed by its session's record deletion, if it has one due later. */
+  settleFinished(timer: Timer): void {
+    if (timer.forgetAt === undefined) {
+      this.settle(timer);
+      return;
+    }
+    const { session, version, seq, forgetAt } = timer;
+    this.follow(timer, { session, version, seq, deadline: forgetAt, kind: 'forget' });
+  }
+
+  /** Replaces `timer` by `next` unless a newer state of its session replaced or dropped it meanwhile. */
+  private follow(timer: Timer, next: Timer): void {
     if (this.current.get(timer.session) !== timer) return;
-    const again: Timer = { ...timer, deadline: at };
-    this.current.set(timer.session, again);
-    this.push(again);
+    this.current.set(timer.session, next);
+    this.push(next);
   }
 
   /** Hibernating sessions with a timer. */
@@ -141,27 +170,42 @@ export class TimerTable {
 function timerOf(
   session: string,
   seq: number,
-  state: Pick<SmState, 'status' | 'version' | 'deadline' | 'terminatedKind'>,
-  termination: { readonly at: number; readonly unacked: number; readonly now: number } | undefined,
+  state: ObservedState,
+  termination: Termination | undefined,
+  known: Timer | undefined,
+  recordTtlMs: number,
 ): Timer | undefined {
+  const { version } = state;
   if (state.status === 'HIBERNATING') {
     const deadline = state.deadline === undefined ? Number.NaN : Date.parse(state.deadline);
-    return Number.isNaN(deadline) ? undefined : { session, version: state.version, seq, deadline };
+    return Number.isNaN(deadline) ? undefined : { session, version, seq, deadline };
   }
-  if (
-    state.status !== 'TERMINATED' ||
-    termination === undefined ||
-    termination.unacked === 0 ||
-    termination.now - termination.at > FINISH_CHECK.maxAgeMs
-  ) {
-    return undefined;
+  if (state.status !== 'TERMINATED' || termination === undefined) return undefined;
+  const forgetAt = state.recordKept === true && recordTtlMs > 0 ? termination.at + recordTtlMs : undefined;
+  const later = forgetAt === undefined ? {} : { forgetAt };
+  if (termination.unacked > 0 && termination.now - termination.at <= FINISH_CHECK.maxAgeMs) {
+    return {
+      session,
+      version,
+      seq,
+      deadline: termination.at + FINISH_CHECK.afterMs,
+      kind: 'finish',
+      terminatedKind: state.terminatedKind ?? 'closed',
+      ...later,
+    };
   }
-  return {
-    session,
-    version: state.version,
-    seq,
-    deadline: termination.at + FINISH_CHECK.afterMs,
-    kind: 'finish',
-    terminatedKind: state.terminatedKind ?? 'closed',
-  };
+  if (known?.kind === 'finish' && known.version === version) {
+    const { deadline, terminatedKind } = known;
+    return {
+      session,
+      version,
+      seq,
+      deadline,
+      kind: 'finish',
+      ...(terminatedKind === undefined ? {} : { terminatedKind }),
+      ...later,
+    };
+  }
+  if (forgetAt !== undefined) return { session, version, seq, deadline: forgetAt, kind: 'forget' };
+  return undefined;
 }

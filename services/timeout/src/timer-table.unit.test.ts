@@ -103,4 +103,66 @@ describe('TimerTable', () => {
       },
     ]);
   });
+
+  describe('h-record deletion (old_session_ttl_s, §5)', () => {
+    const TTL = 60_000;
+    const expired = {
+      status: 'TERMINATED',
+      version: 1,
+      terminatedKind: 'expired',
+      recordKept: true,
+    } as const;
+
+    it('a kept record is deleted TTL after its termination; without a TTL nothing is armed', () => {
+      const table = new TimerTable(TTL);
+      table.observe('a', 1, expired, { at: 1000, unacked: 0, now: 1000 });
+      expect(table.due(1000 + TTL - 1)).toEqual([]);
+      expect(table.due(1000 + TTL)).toEqual([
+        { session: 'a', version: 1, seq: 1, deadline: 1000 + TTL, kind: 'forget' },
+      ]);
+      const none = new TimerTable();
+      none.observe('a', 1, expired, { at: 1000, unacked: 0, now: 1000 });
+      expect(none.size).toBe(0);
+    });
+
+    it('a record already past its TTL when loaded is due at once; a revoked record arms nothing', () => {
+      const table = new TimerTable(TTL);
+      table.observe('a', 1, expired, { at: 0, unacked: 0, now: 10 * TTL });
+      table.observe('b', 2, { ...expired, recordKept: false }, { at: 0, unacked: 0, now: 0 });
+      expect(table.due(10 * TTL).map((timer) => [timer.session, timer.kind])).toEqual([['a', 'forget']]);
+      expect(table.size).toBe(1);
+    });
+
+    it('the outcome check comes first, then the deletion', () => {
+      const table = new TimerTable(TTL);
+      table.observe('a', 1, expired, { at: 0, unacked: 2, now: 0 });
+      const [check] = table.due(FINISH_CHECK.afterMs);
+      expect(check).toMatchObject({ kind: 'finish', forgetAt: TTL });
+      if (check === undefined) throw new Error('check due');
+      table.settleFinished(check);
+      expect(table.due(TTL - 1)).toEqual([]);
+      expect(table.due(TTL)).toEqual([{ session: 'a', version: 1, seq: 1, deadline: TTL, kind: 'forget' }]);
+    });
+  });
+
+  it('the outcome check of a termination survives its record being reported or pruned meanwhile', () => {
+    const table = new TimerTable();
+    const ended = { status: 'TERMINATED', version: 3, terminatedKind: 'expired', recordKept: true } as const;
+    table.observe('a', 1, ended, { at: 0, unacked: 1, now: 0 });
+    table.observe('a', 2, { ...ended, recordKept: false }, { at: 500, unacked: 0, now: 500 });
+    expect(table.due(FINISH_CHECK.afterMs)).toEqual([
+      {
+        session: 'a',
+        version: 3,
+        seq: 2,
+        deadline: FINISH_CHECK.afterMs,
+        kind: 'finish',
+        terminatedKind: 'expired',
+      },
+    ]);
+    // A check of another version (a newer session state) does not carry over.
+    table.observe('b', 3, ended, { at: 0, unacked: 1, now: 0 });
+    table.observe('b', 4, { ...ended, version: 4, recordKept: false }, { at: 10, unacked: 0, now: 10 });
+    expect(table.due(Number.MAX_SAFE_INTEGER)).toEqual([]);
+  });
 });
