@@ -351,10 +351,7 @@ function hasCause(error: unknown, type: new (...args: never[]) => Error): boolea
 }
 
 function mapPublishError(error: unknown, subject: string, expected: number | undefined): unknown {
-  if (
-    isWrongLastSequence(error) &&
-    expected !== undefined
-  ) {
+  if (isWrongLastSequence(error) && expected !== undefined) {
     return new ConcurrencyConflictError(subject, expected, { cause: error });
   }
   if (error instanceof NatsNoResponders || hasCause(error, NatsNoResponders)) {
