@@ -269,7 +269,6 @@ export async function forgetGateway(
   }
 }
 
-
 /** The node id of a key whose value is unreadable. */
 function nodeOfKey(key: string): string {
   try {

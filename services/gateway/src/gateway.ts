@@ -908,6 +908,9 @@ export class Gateway implements StreamHost {
     });
     const logged: Promise<unknown>[] = [];
     for (const outcome of outcomes) {
+      // The bounce's delivery identity: a termination finished again after a crash (within the log's
+      // duplicate window) does not queue it twice for a stream-management recipient.
+      const origin = `${session}.outcome.${outcome.seq}`;
       if (outcome.action === 'offline') {
         // Keyed by session and place: a termination finished again after a crash stores it once.
         const stored = await this.deps.offline.put(
@@ -918,14 +921,14 @@ export class Gateway implements StreamHost {
         );
         if (stored !== 'stored') {
           const bounce = errorReply(outcome.stanza, { type: 'wait', condition: 'recipient-unavailable' });
-          if (bounce !== undefined) await this.route(withFrom(bounce, outcome.stanza.attrs.to));
+          if (bounce !== undefined) await this.route(withFrom(bounce, outcome.stanza.attrs.to), origin);
         }
       } else if (outcome.action === 'bounce') {
-        await this.route(outcome.stanza);
+        await this.route(outcome.stanza, origin);
       }
       logged.push(
         this.deps.bus.publish(SmUnackedOutcome, {
-          id: `${session}.outcome.${outcome.seq}`,
+          id: origin,
           data: {
             session,
             seq: outcome.seq,

@@ -439,7 +439,6 @@ function isStoredRecord(value: unknown): value is StoredRecord {
   );
 }
 
-
 function contended(operation: string, what: string): ResourceRegistryError {
   return new ResourceRegistryError(
     'HF_REGISTRY_CONTENDED',
