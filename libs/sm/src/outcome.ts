@@ -1,6 +1,6 @@
 import type { Config } from '@holdfast/config';
 import type { DataOf, SmUnackedOutcome } from '@holdfast/events';
-import { JidError, NS, cloneElement, errorReply, isMessageType, parseJid } from '@holdfast/xmpp';
+import { NS, canonicalJid, cloneElement, errorReply, isMessageType } from '@holdfast/xmpp';
 import type { Element } from '@holdfast/xmpp';
 
 /**
@@ -98,14 +98,14 @@ interface Context {
  * - A bounce of a stanza without `to` (or with an empty one) comes from the session's full JID.
  */
 export function decideOutcomes(input: OutcomeInput): Outcome[] {
-  const fullJid = canonical(input.session.fullJid);
+  const fullJid = canonicalJid(input.session.fullJid);
   const context: Context = {
     input,
     fullJid,
-    bareJid: canonical(input.session.bareJid),
-    domain: canonical(input.session.domain),
+    bareJid: canonicalJid(input.session.bareJid),
+    domain: canonicalJid(input.session.domain),
     // "Last resource" (§4): no other full JID is bound for the user at this moment.
-    lastResource: !input.boundResources.some((resource) => canonical(resource) !== fullJid),
+    lastResource: !input.boundResources.some((resource) => canonicalJid(resource) !== fullJid),
   };
   return input.stanzas.map(({ seq, stanza }) => settle(context, seq, stanza));
 }
@@ -134,7 +134,7 @@ function decide(context: Context, seq: number, stanza: Element): Verdict {
   if (input.claimed.has(seq)) return { rule: 'R0', action: 'claimed' };
   // RFC 6120 §8.3.1: an error is never answered.
   if (type === 'error') return { rule: 'R1', action: 'drop' };
-  if (from !== undefined && canonical(from) === context.fullJid) return { rule: 'R2', action: 'drop' };
+  if (from !== undefined && canonicalJid(from) === context.fullJid) return { rule: 'R2', action: 'drop' };
   if (name === 'presence') return { rule: 'R3', action: 'drop' };
   // RFC 6120 §8.2.3: a result is never answered.
   if (name === 'iq' && type === 'result') return { rule: 'R4', action: 'drop' };
@@ -174,10 +174,10 @@ function decideChat(context: Context, stanza: Element): Verdict {
  * user's bare JID, compared in prepared form): what R7a and R7b mean by "archived".
  */
 export function hasOwnStanzaId(stanza: Element, bareJid: string): boolean {
-  const owner = canonical(bareJid);
+  const owner = canonicalJid(bareJid);
   return stanza.getChildren('stanza-id', NS.SID).some((child) => {
     const by = child.attrs.by;
-    return by !== undefined && canonical(by) === owner;
+    return by !== undefined && canonicalJid(by) === owner;
   });
 }
 
@@ -189,7 +189,7 @@ export function hasOwnStanzaId(stanza: Element, bareJid: string): boolean {
 function bounce(context: Context, stanza: Element, rule: OutcomeRule): Decided {
   const from = stanza.attrs.from;
   if (from === undefined || from === '') return { rule: 'R9', action: 'drop' };
-  const sender = canonical(from);
+  const sender = canonicalJid(from);
   if (sender === context.bareJid || sender === context.domain) return { rule: 'R9', action: 'drop' };
   const reply = errorReply(stanza, {
     type: 'wait',
@@ -201,14 +201,4 @@ function bounce(context: Context, stanza: Element, rule: OutcomeRule): Decided {
   const to = stanza.attrs.to;
   if (to === undefined || to === '') reply.attrs.from = context.input.session.fullJid;
   return { rule, action: 'bounce', stanza: reply };
-}
-
-/** RFC 7622 prepared form, or the value as written when it is not a JID. */
-function canonical(value: string): string {
-  try {
-    return parseJid(value).toString();
-  } catch (error) {
-    if (error instanceof JidError) return value;
-    throw error;
-  }
 }

@@ -1,5 +1,5 @@
 export { withDelay } from './delay.js';
-export { Jid, JidError, parseJid } from './jid.js';
+export { Jid, JidError, canonicalJid, parseJid } from './jid.js';
 export type { JidErrorCode } from './jid.js';
 export { NS } from './namespaces.js';
 export type { Namespace } from './namespaces.js';

@@ -192,3 +192,16 @@ export class Jid {
 export function parseJid(value: string): Jid {
   return Jid.parse(value);
 }
+
+/**
+ * The RFC 7622 prepared form of a JID, or the value as written when it is not a JID (then it equals
+ * no prepared JID): for comparing addresses taken from stanzas.
+ */
+export function canonicalJid(value: string): string {
+  try {
+    return parseJid(value).toString();
+  } catch (error) {
+    if (error instanceof JidError) return value;
+    throw error;
+  }
+}

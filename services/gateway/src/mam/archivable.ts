@@ -1,4 +1,4 @@
-import { JidError, NS, cloneElement, isMessageType, parseJid, xml, type Element } from '@holdfast/xmpp';
+import { NS, canonicalJid, cloneElement, isMessageType, xml, type Element } from '@holdfast/xmpp';
 
 /**
  * Which routed messages a user archive keeps (XEP-0313 §6.1.1, "User Archives"): what the user sends or
@@ -31,12 +31,12 @@ export function isArchivable(message: Element): boolean {
  * when there are none.
  */
 export function withoutStanzaIdsBy(message: Element, by: string): Element {
-  const owner = canonical(by);
+  const owner = canonicalJid(by);
   const forged = (child: Element): boolean =>
     child.getName() === 'stanza-id' &&
     child.getNS() === NS.SID &&
     child.attrs.by !== undefined &&
-    canonical(child.attrs.by) === owner;
+    canonicalJid(child.attrs.by) === owner;
   if (!message.getChildElements().some(forged)) return message;
   const copy = cloneElement(message);
   copy.children = copy.children.filter((child) => typeof child === 'string' || !forged(child));
@@ -48,14 +48,4 @@ export function withStanzaId(message: Element, by: string, id: string): Element 
   const copy = cloneElement(message);
   copy.append(xml('stanza-id', { xmlns: NS.SID, by, id }));
   return copy;
-}
-
-/** RFC 7622 prepared form, or the value as written when it is not a JID (then it matches no JID). */
-function canonical(value: string): string {
-  try {
-    return parseJid(value).toString();
-  } catch (error) {
-    if (error instanceof JidError) return value;
-    throw error;
-  }
 }
