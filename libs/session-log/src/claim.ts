@@ -217,7 +217,8 @@ async function revoke(log: SessionLog, snapshot: SessionSnapshot, at: Date): Pro
         jid: state.jid,
         kind: state.terminatedKind ?? 'closed',
         h: snapshot.h,
-        unacked: 0,
+        // The termination's queue, still unacked: the timeout service checks its outcomes again.
+        unacked: snapshot.entries.length,
         state,
       },
     },

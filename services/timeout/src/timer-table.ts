@@ -50,14 +50,15 @@ export class TimerTable {
   /**
    * Applies the state a session reached at stream sequence `seq`. A termination logged at `at` (epoch
    * ms) with `unacked` stanzas arms a check that its §4 outcomes were carried out (the gateway that
-   * ended it may have died in between), unless it is older than `FINISH_CHECK.maxAgeMs` at `now`; a
-   * later state of the same termination (its record reported or pruned) keeps that check. A kept
-   * h-record arms its deletion at `at` + the record TTL, if there is one (after the check, if any).
+   * ended it may have died in between), unless it is older than `FINISH_CHECK.maxAgeMs` at `now` (a
+   * later state of the same termination, its record reported or pruned, counts the same stanzas, so it
+   * arms the check again). A kept h-record arms its deletion at `at` + the record TTL, if there is one
+   * (after the check, if any).
    */
   observe(session: string, seq: number, state: ObservedState, termination?: Termination): void {
     const known = this.current.get(session);
     if (known !== undefined && known.seq >= seq) return;
-    const timer = timerOf(session, seq, state, termination, known, this.recordTtlMs);
+    const timer = timerOf(session, seq, state, termination, this.recordTtlMs);
     if (timer === undefined) {
       this.current.delete(session);
       return;
@@ -123,7 +124,7 @@ export class TimerTable {
     this.push(next);
   }
 
-  /** Hibernating sessions with a timer. */
+  /** Sessions with a timer (a deadline, an outcome check or a record deletion). */
   get size(): number {
     return this.current.size;
   }
@@ -172,7 +173,6 @@ function timerOf(
   seq: number,
   state: ObservedState,
   termination: Termination | undefined,
-  known: Timer | undefined,
   recordTtlMs: number,
 ): Timer | undefined {
   const { version } = state;
@@ -191,18 +191,6 @@ function timerOf(
       deadline: termination.at + FINISH_CHECK.afterMs,
       kind: 'finish',
       terminatedKind: state.terminatedKind ?? 'closed',
-      ...later,
-    };
-  }
-  if (known?.kind === 'finish' && known.version === version) {
-    const { deadline, terminatedKind } = known;
-    return {
-      session,
-      version,
-      seq,
-      deadline,
-      kind: 'finish',
-      ...(terminatedKind === undefined ? {} : { terminatedKind }),
       ...later,
     };
   }
