@@ -31,7 +31,10 @@ export interface ConsumeOptions {
   readonly handler: (event: AnyEvent, delivery: Delivery) => Promise<void>;
   /** Unacknowledged events in flight before the server stops delivering (default 1000). */
   readonly maxAckPending?: number;
-  /** Redelivery after this long without an ack (default 30 s). */
+  /**
+   * Redelivery after this long without an ack (default 30 s). While a handler runs the consumer reports
+   * progress every half of it, so only a process that stopped answering loses its event.
+   */
   readonly ackWaitMs?: number;
 }
 
@@ -63,13 +66,14 @@ export async function consume(
   logger: BusLogger,
   options: ConsumeOptions,
 ): Promise<Consumption> {
+  const ackWaitMs = options.ackWaitMs ?? 30_000;
   const config: Partial<ConsumerConfig> & { durable_name: string } = {
     durable_name: options.durable,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     filter_subjects: [...options.filterSubjects],
     max_ack_pending: options.maxAckPending ?? 1000,
-    ack_wait: nanos(options.ackWaitMs ?? 30_000),
+    ack_wait: nanos(ackWaitMs),
   };
   try {
     await jsm.consumers.add(options.stream, config);
@@ -111,6 +115,10 @@ export async function consume(
             },
           },
           async (span) => {
+            // A slow handler keeps its event: it is redelivered only if this process stops answering.
+            const alive = setInterval(() => {
+              msg.working();
+            }, ackWaitMs / 2);
             try {
               await options.handler(event, delivery);
               return true;
@@ -124,6 +132,7 @@ export async function consume(
               );
               return false;
             } finally {
+              clearInterval(alive);
               span.end();
             }
           },

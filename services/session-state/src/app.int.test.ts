@@ -11,6 +11,7 @@ const logger = recordingLogger();
 const infra = testInfrastructure();
 const dbName = uniqueId('ss');
 const gatewaysBucket = uniqueId('GW');
+const usersBucket = uniqueId('USERS');
 const durablePrefix = uniqueId('ss');
 const config = {
   node_id: 'ss-test',
@@ -32,7 +33,7 @@ beforeAll(async () => {
   store = await Store.open({ url: infra.mongoUrl, dbName, logger });
   await store.ensureIndexes();
   log = new SessionLog(bus);
-  app = build({ config, bus, store, logger, durablePrefix, gatewaysBucket });
+  app = build({ config, bus, store, logger, durablePrefix, gatewaysBucket, usersBucket });
   await app.start();
 });
 

@@ -36,6 +36,8 @@ export interface AppDeps {
   readonly durablePrefix?: string;
   /** Gateway liveness bucket; default `HF_GATEWAYS` (tests use their own). */
   readonly gatewaysBucket?: string;
+  /** Per-user §5 index bucket; default `HF_SM_USERS` (tests use their own). */
+  readonly usersBucket?: string;
 }
 
 export interface SessionStateApp {
@@ -56,11 +58,15 @@ export interface SessionStateApp {
 export function build(deps: AppDeps): SessionStateApp {
   const { config, bus, store, logger } = deps;
   const log = new SessionLog(bus);
-  const users = new UserSessionsBucket(bus, { replicas: config.nats_stream_replicas });
+  const users = new UserSessionsBucket(bus, {
+    replicas: config.nats_stream_replicas,
+    ...(deps.usersBucket === undefined ? {} : { bucket: deps.usersBucket }),
+  });
   const projector = new SessionProjector(store, log, users);
   const limits = new UserLimits(bus, log, {
     maxHibernatedSessions: config.max_hibernated_sessions,
     maxOldSessions: config.max_old_sessions,
+    logger,
   });
   const apply = async (event: AnyEvent, seq: number): Promise<void> => {
     await limits.apply(event, await projector.apply(event, seq));

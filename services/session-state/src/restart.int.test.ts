@@ -11,6 +11,7 @@ const infra = testInfrastructure();
 const dbName = uniqueId('ss');
 const durablePrefix = uniqueId('ss');
 const gatewaysBucket = uniqueId('GW');
+const usersBucket = uniqueId('USERS');
 const config = {
   node_id: 'ss-restart',
   old_session_ttl_s: 0,
@@ -38,7 +39,7 @@ afterAll(async () => {
 /** One session-state instance on its own NATS connection, as a process would have. */
 async function startInstance(name: string): Promise<{ app: SessionStateApp; bus: Bus }> {
   const bus = await Bus.connect({ url: infra.natsUrl, name, node: name, logger });
-  const app = build({ config, bus, store, logger, durablePrefix, gatewaysBucket });
+  const app = build({ config, bus, store, logger, durablePrefix, gatewaysBucket, usersBucket });
   await app.start();
   return { app, bus };
 }
