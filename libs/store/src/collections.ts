@@ -116,10 +116,11 @@ export interface SmSessionDocument {
   /** Stanzas in the hibernation queue (0 while ACTIVE: a connected session's queue lives in the log). */
   readonly queueLength: number;
   /**
-   * Stream sequences of the session's `sm_queue` entries, so they are deleted by `_id` (FerretDB serves
-   * no other filter from an index, docs/ferretdb-compatibility.md).
+   * Stream sequence from which the hibernation's `sm_queue` entries come from the log: a clear deletes
+   * the log's queue entries from there by `_id` (FerretDB serves no other filter from an index,
+   * docs/ferretdb-compatibility.md).
    */
-  readonly queueSeqs?: number[];
+  readonly queueFrom?: number;
   /** Stream sequence of the last event applied. */
   readonly lastSeq: number;
   readonly updatedAt: Date;

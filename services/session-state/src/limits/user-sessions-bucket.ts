@@ -42,7 +42,7 @@ export class UserSessionsBucket {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const { entry, revision } = await this.read(key);
       const next = withSession(entry, document);
-      if (JSON.stringify(next) === JSON.stringify(entry)) return entry;
+      if (next === entry) return entry;
       try {
         const kv = await this.kv();
         if (isEmpty(next)) await kv.delete(key, { previousSeq: revision });

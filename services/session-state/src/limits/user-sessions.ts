@@ -15,22 +15,37 @@ export interface UserSessions {
 
 export const NO_SESSIONS: UserSessions = { hibernating: {}, records: {} };
 
-/** The user's entry once one of its sessions reached the state projected as `document`. Pure. */
+/**
+ * The user's entry once one of its sessions reached the state projected as `document`; `entry` itself
+ * when that changes nothing (a replay, a state the index does not hold). Pure.
+ */
 export function withSession(entry: UserSessions, document: SmSessionDocument): UserSessions {
   const session = document._id;
+  const hibernatingNow =
+    document.status === 'HIBERNATING'
+      ? {
+          version: document.version,
+          hibernatedAt: (document.hibernatedAt ?? document.updatedAt).toISOString(),
+        }
+      : undefined;
+  const recordNow =
+    document.status === 'TERMINATED' && document.recordKept === true
+      ? document.updatedAt.toISOString()
+      : undefined;
+  const before = entry.hibernating[session];
+  if (
+    before?.version === hibernatingNow?.version &&
+    before?.hibernatedAt === hibernatingNow?.hibernatedAt &&
+    entry.records[session] === recordNow
+  ) {
+    return entry;
+  }
   const hibernating = without(entry.hibernating, session);
   const records = without(entry.records, session);
-  if (document.status === 'HIBERNATING') {
-    const hibernatedAt = (document.hibernatedAt ?? document.updatedAt).toISOString();
-    return {
-      hibernating: { ...hibernating, [session]: { version: document.version, hibernatedAt } },
-      records,
-    };
-  }
-  if (document.status === 'TERMINATED' && document.recordKept === true) {
-    return { hibernating, records: { ...records, [session]: document.updatedAt.toISOString() } };
-  }
-  return { hibernating, records };
+  return {
+    hibernating: hibernatingNow === undefined ? hibernating : { ...hibernating, [session]: hibernatingNow },
+    records: recordNow === undefined ? records : { ...records, [session]: recordNow },
+  };
 }
 
 export function isEmpty(entry: UserSessions): boolean {

@@ -66,7 +66,8 @@ describe('the per-user index of spec §5', () => {
   it('gives the same entry when the same state is applied again (a replayed event)', () => {
     const document = state('s1', { status: 'TERMINATED', recordKept: true, updatedAt: at(3) });
     const once = withSession(NO_SESSIONS, document);
-    expect(withSession(once, document)).toEqual(once);
+    expect(withSession(once, document)).toBe(once);
+    expect(withSession(NO_SESSIONS, state('s2', { status: 'ACTIVE' }))).toBe(NO_SESSIONS);
   });
 
   it('a terminated session without a kept record is not in the index', () => {

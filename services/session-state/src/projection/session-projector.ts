@@ -6,6 +6,7 @@ import {
   SmQueue,
   SmSessions,
   type SmQueueDocument,
+  type SmSessionDocument,
   type Store,
 } from '@holdfast/store';
 
@@ -15,6 +16,9 @@ import { isReplay, projectEvent, queueEntryId, type Projection, type QueueWrite 
 
 /** Queue entries inserted per command when a hibernation starts with a long queue. */
 const INSERT_BATCH = 500;
+/** What the projection keeps about a session's queue in its `sm_sessions` document. */
+type StoredQueue = Pick<SmSessionDocument, 'queueFrom' | 'queueLength'>;
+
 /** Queue entries deleted at once (one `_id` each) when a queue is cleared. */
 const DELETE_BATCH = 16;
 const DUPLICATE_KEY = 11000;
@@ -44,46 +48,45 @@ export class SessionProjector {
     const projection = projectEvent(event, seq);
     if (projection === undefined) return undefined;
     const { sessionWrite } = projection;
+    // A session enters its user's §5 entry when it hibernates: its enabling cannot change the entry.
+    const indexed = sessionWrite.kind === 'replace' && event.type !== 'sm.enabled' ? sessionWrite : undefined;
     const stored = await this.store.run(SmSessions, 'findOne', (collection) =>
-      collection.findOne({ _id: projection.session }, { projection: { lastSeq: 1, queueSeqs: 1 } }),
+      collection.findOne(
+        { _id: projection.session },
+        { projection: { lastSeq: 1, queueFrom: 1, queueLength: 1 } },
+      ),
     );
     if (isReplay(stored?.lastSeq, seq)) {
-      return sessionWrite.kind === 'replace' ? this.users.get(sessionWrite.document.bareJid) : undefined;
+      return indexed === undefined ? undefined : this.users.get(indexed.document.bareJid);
     }
-    const queueSeqs = await this.applyQueue(projection.session, projection.queue, stored?.queueSeqs ?? []);
+    const queueFrom = await this.applyQueue(projection.session, projection.queue, stored, seq);
     await this.applyHRecord(projection);
-    const user = sessionWrite.kind === 'replace' ? await this.users.apply(sessionWrite.document) : undefined;
-    await this.applySession(projection, queueSeqs);
+    const user = indexed === undefined ? undefined : await this.users.apply(indexed.document);
+    await this.applySession(projection, queueFrom);
     return user;
   }
 
-  /** Writes the queue change; returns the sequences of the session's entries afterwards. */
+  /**
+   * Writes the queue change of the event at `seq`; returns where the session's queue entries start in
+   * its log afterwards (undefined: it has none).
+   */
   private async applyQueue(
     session: string,
     write: QueueWrite,
-    queueSeqs: readonly number[],
-  ): Promise<number[]> {
+    stored: StoredQueue | null,
+    seq: number,
+  ): Promise<number | undefined> {
     switch (write.kind) {
       case 'none':
-        return [...queueSeqs];
+        return stored?.queueFrom;
       case 'insert':
         await this.insertIgnoringDuplicates([write.entry]);
-        return [...queueSeqs.filter((seq) => seq !== write.entry.seq), write.entry.seq];
+        return stored?.queueFrom ?? write.entry.seq;
       case 'clear':
-        for (let start = 0; start < queueSeqs.length; start += DELETE_BATCH) {
-          await Promise.all(
-            queueSeqs
-              .slice(start, start + DELETE_BATCH)
-              .map((seq) =>
-                this.store.run(SmQueue, 'deleteOne', (collection) =>
-                  collection.deleteOne({ _id: queueEntryId(session, seq) }),
-                ),
-              ),
-          );
-        }
-        return [];
+        await this.clearQueue(session, stored, seq);
+        return undefined;
       case 'load': {
-        if (write.count === 0) return [];
+        if (write.count === 0) return write.afterSeq + 1;
         const entries = (await this.log.entries(session, write.afterSeq + 1)).filter(
           (entry) => entry.seq < write.beforeSeq,
         );
@@ -97,8 +100,37 @@ export class SessionProjector {
             at: entry.at,
           })),
         );
-        return queued.map((entry) => entry.seq);
+        return write.afterSeq + 1;
       }
+    }
+  }
+
+  /**
+   * Deletes the session's `sm_queue` entries by `_id`: every queue entry of its log from `queueFrom` up to
+   * the clearing event at `seq` (an id with no document deletes nothing). A document written before
+   * `queueFrom` existed is cleared by `session`, which FerretDB answers by reading the whole collection.
+   */
+  private async clearQueue(session: string, stored: StoredQueue | null, seq: number): Promise<void> {
+    if (stored === null) return;
+    if (stored.queueFrom === undefined) {
+      if (stored.queueLength > 0) {
+        await this.store.run(SmQueue, 'deleteMany', (collection) => collection.deleteMany({ session }));
+      }
+      return;
+    }
+    const seqs = (await this.log.entries(session, stored.queueFrom))
+      .map((entry) => entry.seq)
+      .filter((entrySeq) => entrySeq < seq);
+    for (let start = 0; start < seqs.length; start += DELETE_BATCH) {
+      await Promise.all(
+        seqs
+          .slice(start, start + DELETE_BATCH)
+          .map((entrySeq) =>
+            this.store.run(SmQueue, 'deleteOne', (collection) =>
+              collection.deleteOne({ _id: queueEntryId(session, entrySeq) }),
+            ),
+          ),
+      );
     }
   }
 
@@ -113,7 +145,11 @@ export class SessionProjector {
     }
   }
 
-  private async applySession({ session, sessionWrite }: Projection, queueSeqs: number[]): Promise<void> {
+  private async applySession(
+    { session, sessionWrite }: Projection,
+    queueFrom: number | undefined,
+  ): Promise<void> {
+    const from = queueFrom === undefined ? {} : { queueFrom };
     if (sessionWrite.kind === 'deadline') {
       const { deadline, lastSeq, updatedAt } = sessionWrite;
       await this.store.run(SmSessions, 'updateOne', (collection) =>
@@ -124,12 +160,12 @@ export class SessionProjector {
     if (sessionWrite.kind === 'queue-length') {
       const { queueLength, lastSeq, updatedAt } = sessionWrite;
       await this.store.run(SmSessions, 'updateOne', (collection) =>
-        collection.updateOne({ _id: session }, { $set: { queueLength, queueSeqs, lastSeq, updatedAt } }),
+        collection.updateOne({ _id: session }, { $set: { queueLength, lastSeq, updatedAt, ...from } }),
       );
       return;
     }
     await this.store.run(SmSessions, 'replaceOne', (collection) =>
-      collection.replaceOne({ _id: session }, { ...sessionWrite.document, queueSeqs }, { upsert: true }),
+      collection.replaceOne({ _id: session }, { ...sessionWrite.document, ...from }, { upsert: true }),
     );
   }
 
