@@ -691,7 +691,13 @@ export class Gateway implements StreamHost {
           ),
         };
       case 'offline': {
-        const stored = await this.deps.offline.put(bare, routed, this.now());
+        // Keyed like a delivery: a routing retried under the same origin stores the message once.
+        const stored = await this.deps.offline.put(
+          bare,
+          routed,
+          this.now(),
+          ...(origin === undefined ? [] : [`${origin}>${bare}`]),
+        );
         if (stored !== 'stored') this.replyError(stanza, { type: 'wait', condition: 'resource-constraint' });
         return DELIVERED;
       }

@@ -72,12 +72,12 @@ async function query(
   const iq = await client.waitFor((s) => s.is('iq') && s.attrs.id === id);
   const at = client.received.indexOf(iq);
   const results = mamResults(client.received, id);
-  // XEP-0313 §4: every result comes before the iq result.
-  expect(
-    results.every(
-      (r) => client.received.findIndex((s) => s.getChild('result', NS.MAM)?.attrs.id === r.id) < at,
-    ),
-  ).toBe(true);
+  // XEP-0313 §4: every result of this query comes before its iq result.
+  const positions = client.received.flatMap((s, index) =>
+    s.is('message') && s.getChild('result', NS.MAM)?.attrs.queryid === id ? [index] : [],
+  );
+  expect(positions).toHaveLength(results.length);
+  expect(positions.every((index) => index < at)).toBe(true);
   return {
     iq,
     results,
