@@ -5,16 +5,20 @@ import {
   SmMamQueried,
   SmUnackedOutcome,
   decodeEvent,
+  sessionFilter,
   sessionLaneFilter,
   sessionTypeFilter,
   type AnyEvent,
   type EventDefinition,
+  type SessionLane,
   type SmState,
 } from '@holdfast/events';
 
 const STREAM = STREAMS.session.name;
 /** Direct-get batches are capped by the server; read queues in pages of this many entries. */
 const PAGE = 256;
+/** What the log reads of a stored event: its subject, its place in the stream and its payload. */
+type StoredEvent = Pick<StoredMsg, 'subject' | 'seq' | 'data'>;
 
 /** The last state event of a session and where the fence stood when it was read. */
 export interface StateRecord {
@@ -83,21 +87,7 @@ export class SessionLog {
   /** The session's last state event, or undefined when it never enabled SM (or the log aged out). */
   async state(session: string): Promise<StateRecord | undefined> {
     const stored = await this.last(sessionLaneFilter(session, 'f.state'));
-    if (stored === undefined) return undefined;
-    const event = decodeEvent(stored.data);
-    const state = sessionStateOf(event)?.state;
-    if (state === undefined) return undefined;
-    const queued = event.type === 'sm.hibernation_started' ? event.data.queued : undefined;
-    // A committed claim: its new owner re-sends every entry logged before it (spec §2.3 step 7).
-    if (event.type === 'sm.hibernation_ended') {
-      state.writtenThrough = Math.max(state.writtenThrough, stored.seq);
-    }
-    return {
-      state,
-      seq: stored.seq,
-      at: new Date(event.metadata.at),
-      ...(queued === undefined ? {} : { queued }),
-    };
+    return stored === undefined ? undefined : recordOf(stored);
   }
 
   /** Stream sequence of the last event under the session's fence (0 if none). */
@@ -105,15 +95,30 @@ export class SessionLog {
     return (await this.last(sessionLaneFilter(session, 'f')))?.seq ?? 0;
   }
 
-  /** The full snapshot: state, fence, counters and the unacknowledged queue. */
+  /**
+   * The full snapshot: state, fence, counters and the unacknowledged queue. One direct get reads the
+   * last event of each of the session's subjects (a few dozen at most: one per event type), from which
+   * the state, the fence, the last inbound and ack events and the newest queue entry all follow; the
+   * queue itself is read only when an entry is newer than the last acknowledged one.
+   */
   async snapshot(session: string): Promise<SessionSnapshot | undefined> {
-    const record = await this.state(session);
+    const lasts = await this.lastOfEachSubject(session);
+    const newest = (lane: SessionLane | 'f'): StoredEvent | undefined => {
+      // `hf.session.<p>.<session>.<lane>.>` without its `>`: the prefix of every subject of the lane.
+      const prefix = sessionLaneFilter(session, lane).slice(0, -1);
+      let found: StoredEvent | undefined;
+      for (const stored of lasts) {
+        if (stored.subject.startsWith(prefix) && (found === undefined || stored.seq > found.seq))
+          found = stored;
+      }
+      return found;
+    };
+    const stateEvent = newest('f.state');
+    const record = stateEvent === undefined ? undefined : recordOf(stateEvent);
     if (record === undefined) return undefined;
-    const [fence, lastIn, lastAck] = await Promise.all([
-      this.fence(session),
-      this.last(sessionLaneFilter(session, 'in')),
-      this.last(sessionLaneFilter(session, 'ack')),
-    ]);
+    const fence = newest('f')?.seq ?? 0;
+    const lastIn = newest('in');
+    const lastAck = newest('ack');
     let h = record.state.h;
     // The later of the two, whatever their order in the stream: a state event decided on an older
     // snapshot (a takeover while the owner still wrote) may follow `in` events it did not count.
@@ -132,7 +137,8 @@ export class SessionLog {
         ackedThrough = event.data.through;
       }
     }
-    const entries = await this.entries(session, ackedThrough + 1);
+    const newestEntry = Math.max(newest('f.queue')?.seq ?? 0, newest('o.queue')?.seq ?? 0);
+    const entries = newestEntry > ackedThrough ? await this.entries(session, ackedThrough + 1) : [];
     const writtenThrough = record.state.writtenThrough;
     const written = entries.filter((entry) => entry.kind === 'sent' || entry.seq <= writtenThrough).length;
     return { session, record, fence, h, acked, ackedThrough, entries, sent: (acked + written) % 2 ** 32 };
@@ -161,6 +167,21 @@ export class SessionLog {
    */
   async mamQueried(session: string): Promise<boolean> {
     return (await this.last(sessionTypeFilter(session, SmMamQueried.type))) !== undefined;
+  }
+
+  /** The last stored event of every subject of the session (one multi-last direct get). */
+  private async lastOfEachSubject(session: string): Promise<StoredEvent[]> {
+    const found: StoredEvent[] = [];
+    try {
+      const batch = await this.bus.jsm.direct.getLastMessagesFor(STREAM, {
+        multi_last: [sessionFilter(session)],
+      });
+      for await (const stored of batch) found.push(stored);
+    } catch (error) {
+      // A session with nothing stored: the batch ends with "no results".
+      if (!isNoMessage(error)) throw error;
+    }
+    return found;
   }
 
   /** Every stored message matching `filter` from stream sequence `from` on, in order (paged direct gets). */
@@ -214,7 +235,25 @@ export function sessionStateOf(event: AnyEvent): { session: string; state: SmSta
   }
 }
 
-function entryOf(stored: StoredMsg): QueueEntry | undefined {
+/** A state-lane event as the record a snapshot starts from (undefined: not a state event). */
+function recordOf(stored: StoredEvent): StateRecord | undefined {
+  const event = decodeEvent(stored.data);
+  const state = sessionStateOf(event)?.state;
+  if (state === undefined) return undefined;
+  const queued = event.type === 'sm.hibernation_started' ? event.data.queued : undefined;
+  // A committed claim: its new owner re-sends every entry logged before it (spec §2.3 step 7).
+  if (event.type === 'sm.hibernation_ended') {
+    state.writtenThrough = Math.max(state.writtenThrough, stored.seq);
+  }
+  return {
+    state,
+    seq: stored.seq,
+    at: new Date(event.metadata.at),
+    ...(queued === undefined ? {} : { queued }),
+  };
+}
+
+function entryOf(stored: StoredEvent): QueueEntry | undefined {
   const event = decodeEvent(stored.data);
   const at = new Date(event.metadata.at);
   if (event.type === 'stanza.sent') return { seq: stored.seq, kind: 'sent', stanza: event.data.stanza, at };
