@@ -55,7 +55,8 @@ const SLACK_MS = 2000;
 /** Long enough for a deadline to fire, short enough that a missing one fails the scenario. */
 const EXPIRY_WAIT_MS = DEADLINE_MS + SLACK_MS + 1000;
 
-const SCENARIOS = ['23', '29', '30', '31', '32', '33', '34', '35', '36', '37', '38', '39'];
+/** The spec's scenarios, and `quiet`: an expiring resource that never sent presence (RFC 6121 §4.5.2). */
+const SCENARIOS = ['23', '29', '30', '31', '32', '33', '34', '35', '36', '37', '38', '39', 'quiet'];
 const processes: { readonly name: string; readonly service: ServiceProcess }[] = [];
 const clients: SmClient[] = [];
 const stoppers: (() => void)[] = [];
@@ -233,6 +234,17 @@ describe.concurrent('stream management: hibernation ends (spec §8, with the tim
     expect(second.name).toBe('failed');
     expect(second.attrs.h).toBeUndefined();
     expect(childNames(second)).toEqual(itemNotFound);
+  });
+
+  it('a resource that never sent presence expires without an unavailable presence to its contacts', async () => {
+    const bob = await contact('bobquiet');
+    const { alice, session } = await resumable('alicequiet', 'phone', false);
+    await killAndHibernate(alice, session);
+    await logs().state(session, (record) => record.state.status === 'TERMINATED', EXPIRY_WAIT_MS);
+    // Another resource's initial presence reaches bob after anything the expiry would have sent him.
+    const laptop = await loginWithPresence('alicequiet', 'laptop');
+    await arrival(bob, availableFrom(laptop.jid));
+    expect(bob.stanzas.filter(unavailableFrom(alice.jid)).map(String)).toEqual([]);
   });
 
   it('scenario 29: the 6th stanza for a hibernating session overflows it (T11b): unavailable at once, <failed h/>, all 6 offline', async () => {

@@ -846,8 +846,9 @@ export class Gateway implements StreamHost {
 
   /**
    * Ends a session that has no connection here from its log (T9, T10, T11, T11b; see
-   * StreamManagement.terminateFromLog): §4 for its queue, then the resource goes unavailable and leaves
-   * the registry.
+   * StreamManagement.terminateFromLog): §4 for its queue, then the resource leaves the registry and, if
+   * it was available (its record holds a broadcast presence), goes unavailable to the user's contacts
+   * (RFC 6121 §4.5.2, as for a live stream: a resource that never sent presence is not announced).
    */
   private async endFromLog(
     session: string,
@@ -863,8 +864,10 @@ export class Gateway implements StreamHost {
       { type: 'unavailable', from: ended.jid },
       ...(kind === 'expired' ? [xml('status', {}, 'Disconnected: hibernation timeout')] : []),
     );
-    await this.roster.broadcast(unavailable, parseJid(ended.jid).bare().toString());
-    await this.deps.registry.release(ended.jid, session);
+    const released = await this.deps.registry.release(ended.jid, session);
+    if (released?.presence !== undefined) {
+      await this.roster.broadcast(unavailable, parseJid(ended.jid).bare().toString());
+    }
     return ended;
   }
 

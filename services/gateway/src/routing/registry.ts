@@ -234,8 +234,11 @@ export class ResourceRegistry {
     throw contended('update', jid);
   }
 
-  /** Removes the record of `jid` if `session` still holds it; false if it is gone or held by another session. */
-  async release(jid: string, session: string): Promise<boolean> {
+  /**
+   * Removes the record of `jid` if `session` still holds it and returns it (with the last presence the
+   * resource broadcast); undefined if it is gone or held by another session.
+   */
+  async release(jid: string, session: string): Promise<RegisteredResource | undefined> {
     const key = keyOf(jid);
     return this.releaseWhere(key, await this.current(key), (record) => record.session === session);
   }
@@ -287,7 +290,7 @@ export class ResourceRegistry {
           this.releaseWhere(key, current, (record) => record.gateway === gateway),
         ),
       );
-      released += results.filter(Boolean).length;
+      released += results.filter((record) => record !== undefined).length;
     }
     return released;
   }
@@ -302,15 +305,15 @@ export class ResourceRegistry {
     key: string,
     seen: Current | undefined,
     owns: (record: RegisteredResource) => boolean,
-  ): Promise<boolean> {
+  ): Promise<RegisteredResource | undefined> {
     let current = seen;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      if (current === undefined || !owns(current.record)) return false;
+      if (current === undefined || !owns(current.record)) return undefined;
       try {
         await this.kv.purge(key, { previousSeq: current.revision, ttl: MARKER_TTL });
         // The purge's own revision is later than the one it replaced; the watch brings the exact one.
         this.view.apply(key, current.revision + 1, undefined);
-        return true;
+        return current.record;
       } catch (error) {
         if (!isWrongLastSequence(error)) throw error;
       }
