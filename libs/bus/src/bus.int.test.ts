@@ -231,3 +231,42 @@ describe('request/reply', () => {
     }
   });
 });
+
+describe('batch direct gets', () => {
+  it('pages a filter from a sequence, reads the last message of each subject, and ends on no results', async () => {
+    const session = uniqueId('s');
+    const seqs: number[] = [];
+    for (let acked = 1; acked <= 5; acked++) {
+      seqs.push(
+        (await bus.publish(SmAcked, { id: `${session}.ack.${acked}`, data: { session, acked } })).seq,
+      );
+    }
+    const first = seqs[0] ?? 0;
+    const page = await bus.directBatch(STREAMS.session.name, {
+      seq: first + 1,
+      next_by_subj: sessionFilter(session),
+      batch: 3,
+    });
+    expect(page.map((message) => message.seq)).toEqual(seqs.slice(1, 4));
+    expect(new Set(page.map((message) => message.subject))).toEqual(
+      new Set([SmAcked.subject({ session, acked: 1 })]),
+    );
+
+    const lasts = await bus.directBatch(STREAMS.session.name, { multi_last: [sessionFilter(session)] });
+    expect(lasts.map((message) => message.seq)).toEqual([seqs[4]]);
+    expect(JSON.parse(new TextDecoder().decode(lasts[0]?.data))).toMatchObject({ data: { acked: 5 } });
+
+    const none = await bus.directBatch(STREAMS.session.name, {
+      seq: first,
+      next_by_subj: sessionFilter(uniqueId('nobody')),
+      batch: 3,
+    });
+    expect(none).toEqual([]);
+  });
+
+  it('refuses a stream that does not exist, instead of answering nothing', async () => {
+    await expect(
+      bus.directBatch('HF_NO_SUCH_STREAM', { multi_last: ['x.>'] }, { timeoutMs: 500 }),
+    ).rejects.toBeInstanceOf(NoRespondersError);
+  });
+});

@@ -33,6 +33,7 @@ import {
 } from '@holdfast/events';
 
 import { consume, type ConsumeOptions, type Consumption } from './consume.js';
+import { directBatch, type DirectBatchRequest, type DirectMessage } from './direct-get.js';
 import {
   BusTimeoutError,
   ConcurrencyConflictError,
@@ -158,6 +159,15 @@ export class Bus {
         await this.jsm.streams.update(stream.name, config);
       }
     }
+  }
+
+  /** A batch direct get on `stream` (see directBatch): every message of the batch, in stream order. */
+  async directBatch(
+    stream: string,
+    request: DirectBatchRequest,
+    { timeoutMs = 5000 }: { timeoutMs?: number } = {},
+  ): Promise<DirectMessage[]> {
+    return directBatch(this.nc, stream, request, timeoutMs);
   }
 
   /** Publishes one event and waits until JetStream stored it (durable) or dropped it as a duplicate. */

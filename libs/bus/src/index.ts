@@ -9,6 +9,7 @@ export type {
   Service,
 } from './bus.js';
 export type { ConsumeOptions, Consumption, Delivery } from './consume.js';
+export type { DirectBatchRequest, DirectMessage } from './direct-get.js';
 export {
   BusError,
   BusTimeoutError,

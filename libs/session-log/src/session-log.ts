@@ -1,16 +1,14 @@
 import type { StoredMsg } from '@nats-io/jetstream';
-import { type Bus, type OutgoingEvent, type Published } from '@holdfast/bus';
+import { type Bus, type DirectMessage, type OutgoingEvent, type Published } from '@holdfast/bus';
 import {
   STREAMS,
   SmMamQueried,
   SmUnackedOutcome,
   decodeEvent,
-  sessionFilter,
   sessionLaneFilter,
   sessionTypeFilter,
   type AnyEvent,
   type EventDefinition,
-  type SessionLane,
   type SmState,
 } from '@holdfast/events';
 
@@ -18,7 +16,7 @@ const STREAM = STREAMS.session.name;
 /** Direct-get batches are capped by the server; read queues in pages of this many entries. */
 const PAGE = 256;
 /** What the log reads of a stored event: its subject, its place in the stream and its payload. */
-type StoredEvent = Pick<StoredMsg, 'subject' | 'seq' | 'data'>;
+type StoredEvent = Pick<DirectMessage, 'subject' | 'seq' | 'data'>;
 
 /** The last state event of a session and where the fence stood when it was read. */
 export interface StateRecord {
@@ -95,30 +93,15 @@ export class SessionLog {
     return (await this.last(sessionLaneFilter(session, 'f')))?.seq ?? 0;
   }
 
-  /**
-   * The full snapshot: state, fence, counters and the unacknowledged queue. One direct get reads the
-   * last event of each of the session's subjects (a few dozen at most: one per event type), from which
-   * the state, the fence, the last inbound and ack events and the newest queue entry all follow; the
-   * queue itself is read only when an entry is newer than the last acknowledged one.
-   */
+  /** The full snapshot: state, fence, counters and the unacknowledged queue. */
   async snapshot(session: string): Promise<SessionSnapshot | undefined> {
-    const lasts = await this.lastOfEachSubject(session);
-    const newest = (lane: SessionLane | 'f'): StoredEvent | undefined => {
-      // `hf.session.<p>.<session>.<lane>.>` without its `>`: the prefix of every subject of the lane.
-      const prefix = sessionLaneFilter(session, lane).slice(0, -1);
-      let found: StoredEvent | undefined;
-      for (const stored of lasts) {
-        if (stored.subject.startsWith(prefix) && (found === undefined || stored.seq > found.seq))
-          found = stored;
-      }
-      return found;
-    };
-    const stateEvent = newest('f.state');
-    const record = stateEvent === undefined ? undefined : recordOf(stateEvent);
+    const record = await this.state(session);
     if (record === undefined) return undefined;
-    const fence = newest('f')?.seq ?? 0;
-    const lastIn = newest('in');
-    const lastAck = newest('ack');
+    const [fence, lastIn, lastAck] = await Promise.all([
+      this.fence(session),
+      this.last(sessionLaneFilter(session, 'in')),
+      this.last(sessionLaneFilter(session, 'ack')),
+    ]);
     let h = record.state.h;
     // The later of the two, whatever their order in the stream: a state event decided on an older
     // snapshot (a takeover while the owner still wrote) may follow `in` events it did not count.
@@ -137,8 +120,7 @@ export class SessionLog {
         ackedThrough = event.data.through;
       }
     }
-    const newestEntry = Math.max(newest('f.queue')?.seq ?? 0, newest('o.queue')?.seq ?? 0);
-    const entries = newestEntry > ackedThrough ? await this.entries(session, ackedThrough + 1) : [];
+    const entries = await this.entries(session, ackedThrough + 1);
     const writtenThrough = record.state.writtenThrough;
     const written = entries.filter((entry) => entry.kind === 'sent' || entry.seq <= writtenThrough).length;
     return { session, record, fence, h, acked, ackedThrough, entries, sent: (acked + written) % 2 ** 32 };
@@ -169,43 +151,16 @@ export class SessionLog {
     return (await this.last(sessionTypeFilter(session, SmMamQueried.type))) !== undefined;
   }
 
-  /** The last stored event of every subject of the session (one multi-last direct get). */
-  private async lastOfEachSubject(session: string): Promise<StoredEvent[]> {
-    const found: StoredEvent[] = [];
-    try {
-      const batch = await this.bus.jsm.direct.getLastMessagesFor(STREAM, {
-        multi_last: [sessionFilter(session)],
-      });
-      for await (const stored of batch) found.push(stored);
-    } catch (error) {
-      // A session with nothing stored: the batch ends with "no results".
-      if (!isNoMessage(error)) throw error;
-    }
-    return found;
-  }
-
   /** Every stored message matching `filter` from stream sequence `from` on, in order (paged direct gets). */
-  private async scan(filter: string, from: number): Promise<StoredMsg[]> {
-    const found: StoredMsg[] = [];
+  private async scan(filter: string, from: number): Promise<StoredEvent[]> {
+    const found: StoredEvent[] = [];
     let next = Math.max(1, from);
     for (let pages = 0; pages < 10_000; pages++) {
-      const batch = await this.bus.jsm.direct.getBatch(STREAM, {
-        seq: next,
-        next_by_subj: filter,
-        batch: PAGE,
-      });
-      let count = 0;
-      try {
-        for await (const stored of batch) {
-          count += 1;
-          next = stored.seq + 1;
-          found.push(stored);
-        }
-      } catch (error) {
-        // Nothing (more) matches from `next` on: the direct-get batch ends with a 404 status.
-        if (!isNoMessage(error)) throw error;
-      }
-      if (count < PAGE) break;
+      const page = await this.bus.directBatch(STREAM, { seq: next, next_by_subj: filter, batch: PAGE });
+      found.push(...page);
+      const last = page.at(-1);
+      if (last === undefined || page.length < PAGE) break;
+      next = last.seq + 1;
     }
     return found;
   }
