@@ -447,7 +447,7 @@ export async function runExpiry(target: HoldfastTarget, options: ExpiryOptions):
     if (undecodable > 0) warnings.push(`${undecodable} undecodable events skipped`);
     return {
       method:
-        'hibernating sessions written straight into the session log (sm.enabled + sm.hibernation_started via Bus.publish, fenced like a gateway writes them), not made by XMPP connections; synthetic users without accounts or registry records',
+        'hibernating sessions written straight into the session log (sm.enabled + sm.hibernation_started via Bus.publish, fenced like a gateway writes them), not made by XMPP connections; synthetic users without accounts or registry records (never available: their end announces nothing and reads no roster)',
       sessions: n,
       withQueuedStanzas: queuedSessions,
       queuedStanzas: queuedSessions * options.queuedPerSession,
