@@ -85,7 +85,21 @@ export class SessionLog {
   /** The session's last state event, or undefined when it never enabled SM (or the log aged out). */
   async state(session: string): Promise<StateRecord | undefined> {
     const stored = await this.last(sessionLaneFilter(session, 'f.state'));
-    return stored === undefined ? undefined : recordOf(stored);
+    if (stored === undefined) return undefined;
+    const event = decodeEvent(stored.data);
+    const state = sessionStateOf(event)?.state;
+    if (state === undefined) return undefined;
+    const queued = event.type === 'sm.hibernation_started' ? event.data.queued : undefined;
+    // A committed claim: its new owner re-sends every entry logged before it (spec §2.3 step 7).
+    if (event.type === 'sm.hibernation_ended') {
+      state.writtenThrough = Math.max(state.writtenThrough, stored.seq);
+    }
+    return {
+      state,
+      seq: stored.seq,
+      at: new Date(event.metadata.at),
+      ...(queued === undefined ? {} : { queued }),
+    };
   }
 
   /** Stream sequence of the last event under the session's fence (0 if none). */
@@ -188,24 +202,6 @@ export function sessionStateOf(event: AnyEvent): { session: string; state: SmSta
     default:
       return undefined;
   }
-}
-
-/** A state-lane event as the record a snapshot starts from (undefined: not a state event). */
-function recordOf(stored: StoredEvent): StateRecord | undefined {
-  const event = decodeEvent(stored.data);
-  const state = sessionStateOf(event)?.state;
-  if (state === undefined) return undefined;
-  const queued = event.type === 'sm.hibernation_started' ? event.data.queued : undefined;
-  // A committed claim: its new owner re-sends every entry logged before it (spec §2.3 step 7).
-  if (event.type === 'sm.hibernation_ended') {
-    state.writtenThrough = Math.max(state.writtenThrough, stored.seq);
-  }
-  return {
-    state,
-    seq: stored.seq,
-    at: new Date(event.metadata.at),
-    ...(queued === undefined ? {} : { queued }),
-  };
 }
 
 function entryOf(stored: StoredEvent): QueueEntry | undefined {

@@ -858,14 +858,14 @@ export class Gateway implements StreamHost {
     const ended = await this.sm.terminateFromLog(session, kind, guard);
     if (ended.kind !== 'terminated') return ended;
     await this.applyOutcomes(session, ended.jid, ended.stanzas, ended.settled);
-    // Spec T9: the unbind of an expired session says why (as Prosody's mod_smacks does).
-    const unavailable = xml(
-      'presence',
-      { type: 'unavailable', from: ended.jid },
-      ...(kind === 'expired' ? [xml('status', {}, 'Disconnected: hibernation timeout')] : []),
-    );
     const released = await this.deps.registry.release(ended.jid, session);
     if (released?.presence !== undefined) {
+      // Spec T9: the unbind of an expired session says why (as Prosody's mod_smacks does).
+      const unavailable = xml(
+        'presence',
+        { type: 'unavailable', from: ended.jid },
+        ...(kind === 'expired' ? [xml('status', {}, 'Disconnected: hibernation timeout')] : []),
+      );
       await this.roster.broadcast(unavailable, parseJid(ended.jid).bare().toString());
     }
     return ended;

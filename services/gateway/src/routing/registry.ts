@@ -254,10 +254,10 @@ export class ResourceRegistry {
   /** Every resource bound to `bareJid`, read from the bucket. See the class comment for consistency. */
   async resourcesOfNow(bareJid: string): Promise<RegisteredResource[]> {
     const filter = `$KV.${this.bucket}.${keyToken(bareJid)}.>`;
-    const messages = await this.bus.jsm.direct.getLastMessagesFor(this.stream, { multi_last: [filter] });
+    const messages = await this.bus.directBatch(this.stream, { multi_last: [filter] });
     const records: RegisteredResource[] = [];
-    for await (const message of messages) {
-      const operation = message.header.get(KV_OPERATION);
+    for (const message of messages) {
+      const operation = message.headers.get(KV_OPERATION);
       if (operation === 'DEL' || operation === 'PURGE') continue;
       const record = this.decodeOrSkip(message.subject, message.data);
       if (record !== undefined) records.push(record);
