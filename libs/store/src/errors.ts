@@ -70,3 +70,14 @@ export function toStoreError(error: unknown, collection: string): unknown {
   }
   return error;
 }
+
+/**
+ * Whether every failure of the write behind `error` was a duplicate key: true for a single insert, and
+ * for an unordered bulk insert whose each failed document was already there (a replay, a retried batch).
+ */
+export function onlyDuplicateKeys(error: DuplicateKeyError): boolean {
+  const { code, writeErrors } = (error.cause ?? {}) as { code?: unknown; writeErrors?: unknown };
+  if (writeErrors === undefined) return code === DUPLICATE_KEY;
+  const list = Array.isArray(writeErrors) ? (writeErrors as unknown[]) : [writeErrors];
+  return list.every((writeError) => (writeError as { code?: unknown } | undefined)?.code === DUPLICATE_KEY);
+}

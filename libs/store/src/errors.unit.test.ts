@@ -1,7 +1,7 @@
 import { MongoNetworkError, MongoServerError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 
-import { DuplicateKeyError, isTransient, toStoreError } from './errors.js';
+import { DuplicateKeyError, isTransient, onlyDuplicateKeys, toStoreError } from './errors.js';
 
 describe('error classification', () => {
   it('treats network trouble, failover codes and raw socket errors as transient', () => {
@@ -37,5 +37,20 @@ describe('error classification', () => {
     expect(toStoreError(ferret, 'leases')).toMatchObject({ index: undefined });
     const other = new Error('other');
     expect(toStoreError(other, 'leases')).toBe(other);
+  });
+
+  it('calls a bulk write "only duplicates" only if every one of its write errors is one', () => {
+    const bulk = (...codes: number[]) =>
+      new DuplicateKeyError('offline', undefined, {
+        cause: { code: 11000, writeErrors: codes.map((code) => ({ code })) },
+      });
+    expect(onlyDuplicateKeys(bulk(11000, 11000))).toBe(true);
+    expect(onlyDuplicateKeys(bulk(11000, 2))).toBe(false);
+    expect(onlyDuplicateKeys(new DuplicateKeyError('offline', undefined, { cause: { code: 11000 } }))).toBe(
+      true,
+    );
+    expect(onlyDuplicateKeys(new DuplicateKeyError('offline', undefined, { cause: { code: 2 } }))).toBe(
+      false,
+    );
   });
 });

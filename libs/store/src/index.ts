@@ -21,7 +21,14 @@ export type {
   SmSessionDocument,
   UserDocument,
 } from './collections.js';
-export { DuplicateKeyError, StoreError, StoreUnavailableError, isTransient, toStoreError } from './errors.js';
+export {
+  DuplicateKeyError,
+  StoreError,
+  StoreUnavailableError,
+  isTransient,
+  onlyDuplicateKeys,
+  toStoreError,
+} from './errors.js';
 export type { StoreErrorCode } from './errors.js';
 export { withRetry } from './retry.js';
 export type { RetryLogger, RetryOptions } from './retry.js';

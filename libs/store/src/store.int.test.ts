@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { defineCollection } from './collection.js';
 import { Users } from './collections.js';
-import { DuplicateKeyError, StoreUnavailableError } from './errors.js';
+import { DuplicateKeyError, StoreUnavailableError, onlyDuplicateKeys } from './errors.js';
 import { Store } from './store.js';
 
 interface Lease {
@@ -83,6 +83,20 @@ describe('store on a real MongoDB-wire server', () => {
     expect(await store.collection(Leases).find({}).sort({ _id: 1 }).toArray()).toEqual([
       { _id: 'a', owner: 'n1', slot: 1, version: 1 },
     ]);
+  });
+
+  it('reports an unordered bulk insert that met documents already there as duplicates only, the rest stored', async () => {
+    const lease = (id: string, slot: number): Lease => ({ _id: id, owner: 'bulk', slot, version: 1 });
+    await store.run(Leases, 'insert', (c) => c.insertMany([lease('m1', 11), lease('m2', 12)]));
+    const replayed = await store
+      .run(Leases, 'insert', (c) =>
+        c.insertMany([lease('m1', 11), lease('m3', 13), lease('m2', 12)], { ordered: false }),
+      )
+      .catch((error: unknown) => error);
+    expect(replayed).toBeInstanceOf(DuplicateKeyError);
+    expect(onlyDuplicateKeys(replayed as DuplicateKeyError)).toBe(true);
+    const ids = (await store.collection(Leases).find({ owner: 'bulk' }).toArray()).map((doc) => doc._id);
+    expect(ids.sort()).toEqual(['m1', 'm2', 'm3']);
   });
 });
 

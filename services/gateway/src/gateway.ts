@@ -15,7 +15,13 @@ import {
   type ReplyOf,
 } from '@holdfast/events';
 import { SessionLog } from '@holdfast/session-log';
-import { decideOutcomes, hasOwnStanzaId, type TerminatedKind, type UnackedMessagePolicy } from '@holdfast/sm';
+import {
+  decideOutcomes,
+  hasOwnStanzaId,
+  type RoutedOutcome,
+  type TerminatedKind,
+  type UnackedMessagePolicy,
+} from '@holdfast/sm';
 import { metrics } from '@opentelemetry/api';
 import { BusTimeoutError, NoRespondersError } from '@holdfast/bus';
 import {
@@ -915,20 +921,25 @@ export class Gateway implements StreamHost {
       offlineEnabled: true,
       claimed,
     });
+    // Stored in queue order under one capacity check. Keyed by session and place (zero-padded, so the
+    // ids sort in queue order): a termination finished again after a crash stores each once.
+    const offline = outcomes.filter((outcome): outcome is RoutedOutcome => outcome.action === 'offline');
+    const storedAs = await this.deps.offline.putAll(
+      bare,
+      offline.map(({ stanza, seq }) => ({
+        message: stanza,
+        id: `${session}.${String(seq).padStart(10, '0')}`,
+      })),
+      this.now(),
+    );
+    const offlineResults = new Map(offline.map((outcome, index) => [outcome.seq, storedAs[index]]));
     const logged: Promise<unknown>[] = [];
     for (const outcome of outcomes) {
       // The bounce's delivery identity: a termination finished again after a crash (within the log's
       // duplicate window) does not queue it twice for a stream-management recipient.
       const origin = `${session}.outcome.${outcome.seq}`;
       if (outcome.action === 'offline') {
-        // Keyed by session and place: a termination finished again after a crash stores it once.
-        const stored = await this.deps.offline.put(
-          bare,
-          outcome.stanza,
-          this.now(),
-          `${session}.${outcome.seq}`,
-        );
-        if (stored !== 'stored') {
+        if (offlineResults.get(outcome.seq) !== 'stored') {
           const bounce = errorReply(outcome.stanza, { type: 'wait', condition: 'recipient-unavailable' });
           if (bounce !== undefined) await this.route(withFrom(bounce, outcome.stanza.attrs.to), origin);
         }

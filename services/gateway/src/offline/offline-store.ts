@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { DuplicateKeyError, OfflineMessages, type Store } from '@holdfast/store';
+import { DuplicateKeyError, OfflineMessages, onlyDuplicateKeys, type Store } from '@holdfast/store';
 import { serialize, withDelay, type Element } from '@holdfast/xmpp';
 
 /**
@@ -25,20 +25,42 @@ export class OfflineStore {
     now: Date,
     id: string = randomUUID(),
   ): Promise<'stored' | 'full' | 'disabled'> {
-    if (this.capacity === 0) return 'disabled';
+    const [result] = await this.putAll(owner, [{ message, id }], now);
+    return result ?? 'full';
+  }
+
+  /**
+   * Stores several messages for one owner, in order, under one capacity check: as many as fit, the rest
+   * 'full'. A terminated session's queue is stored this way: FerretDB answers the `owner` count by
+   * reading the whole collection (docs/ferretdb-compatibility.md), so it is asked once, not per stanza.
+   * The ids order messages stored in the same millisecond (`peek`), so they must sort in queue order.
+   */
+  async putAll(
+    owner: string,
+    messages: readonly { readonly message: Element; readonly id: string }[],
+    now: Date,
+  ): Promise<('stored' | 'full' | 'disabled')[]> {
+    if (this.capacity === 0) return messages.map(() => 'disabled');
+    if (messages.length === 0) return [];
     const held = await this.store.run(OfflineMessages, 'count', (c) =>
       c.countDocuments({ owner }, { limit: this.capacity }),
     );
-    if (held >= this.capacity) return 'full';
-    const stamped = withDelay(message, this.domain, now);
-    try {
-      await this.store.run(OfflineMessages, 'insertOne', (c) =>
-        c.insertOne({ _id: id, owner, stanza: serialize(stamped), storedAt: now }),
-      );
-    } catch (error) {
-      if (!(error instanceof DuplicateKeyError)) throw error;
+    const room = Math.max(0, this.capacity - held);
+    const fitting = messages.slice(0, room).map(({ message, id }) => ({
+      _id: id,
+      owner,
+      stanza: serialize(withDelay(message, this.domain, now)),
+      storedAt: now,
+    }));
+    if (fitting.length > 0) {
+      try {
+        await this.store.run(OfflineMessages, 'insertMany', (c) => c.insertMany(fitting, { ordered: false }));
+      } catch (error) {
+        // Stored before under the same id (a retried routing or termination): kept once.
+        if (!(error instanceof DuplicateKeyError) || !onlyDuplicateKeys(error)) throw error;
+      }
     }
-    return 'stored';
+    return messages.map((_, index) => (index < room ? 'stored' : 'full'));
   }
 
   /** The user's stored messages, oldest first; `remove` them once they were written to a session. */

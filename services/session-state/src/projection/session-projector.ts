@@ -2,6 +2,7 @@ import type { AnyEvent } from '@holdfast/events';
 import type { SessionLog } from '@holdfast/session-log';
 import {
   DuplicateKeyError,
+  onlyDuplicateKeys,
   SmHRecords,
   SmQueue,
   SmSessions,
@@ -21,7 +22,6 @@ type StoredQueue = Pick<SmSessionDocument, 'queueFrom' | 'queueLength'>;
 
 /** Queue entries deleted at once (one `_id` each) when a queue is cleared. */
 const DELETE_BATCH = 16;
-const DUPLICATE_KEY = 11000;
 
 /**
  * Writes the session log's fence lanes into MongoDB (`sm_sessions`, `sm_queue`, `sm_h_records`) and the
@@ -178,16 +178,8 @@ export class SessionProjector {
           collection.insertMany(batch, { ordered: false }),
         );
       } catch (error) {
-        if (!(error instanceof DuplicateKeyError) || !onlyDuplicates(error.cause)) throw error;
+        if (!(error instanceof DuplicateKeyError) || !onlyDuplicateKeys(error)) throw error;
       }
     }
   }
-}
-
-/** An unordered bulk insert whose every failure was a duplicate key (error 11000). */
-function onlyDuplicates(cause: unknown): boolean {
-  const { code, writeErrors } = (cause ?? {}) as { code?: unknown; writeErrors?: unknown };
-  if (writeErrors === undefined) return code === DUPLICATE_KEY;
-  const list = Array.isArray(writeErrors) ? (writeErrors as unknown[]) : [writeErrors];
-  return list.every((writeError) => (writeError as { code?: unknown } | undefined)?.code === DUPLICATE_KEY);
 }
