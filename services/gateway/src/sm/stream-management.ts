@@ -422,6 +422,11 @@ export class StreamManagement {
         acked: snapshot.acked,
         ackedThrough: snapshot.ackedThrough,
       };
+      // A hibernating session's queue grows only under the fence (`f.queue`; no connection writes
+      // `o.queue`), so a first attempt fenced on the whole lane leaves nothing queued since the snapshot
+      // to read. Otherwise, and should stanzas keep arriving, the commit is fenced on the state alone (a
+      // busy queue cannot hold it off) and what was queued meanwhile is read after it.
+      const wholeLane = attempt === 0 && found.status === 'HIBERNATING';
       let committed: number;
       try {
         committed = (
@@ -432,17 +437,18 @@ export class StreamManagement {
               at: now,
               data: { session, jid: state.jid, kind, h: snapshot.h, unacked: snapshot.entries.length, state },
             },
-            snapshot.record.seq,
-            'f.state',
+            wholeLane ? snapshot.fence : snapshot.record.seq,
+            wholeLane ? 'f' : 'f.state',
           )
         ).seq;
       } catch (error) {
         if (error instanceof ConcurrencyConflictError) continue;
         throw error;
       }
-      // Stanzas queued between the snapshot and the commit are this termination's too.
       const seen = snapshot.entries.at(-1)?.seq ?? snapshot.ackedThrough;
-      const late = (await this.deps.log.entries(session, seen + 1)).filter((entry) => entry.seq < committed);
+      const late = wholeLane
+        ? []
+        : (await this.deps.log.entries(session, seen + 1)).filter((entry) => entry.seq < committed);
       const bare = bareOf(state.jid);
       const { extra } = guard;
       return {
