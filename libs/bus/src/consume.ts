@@ -20,6 +20,11 @@ export interface Delivery {
   readonly streamSequence: number;
   /** How many times JetStream delivered this event (1 = first time). */
   readonly deliveryCount: number;
+  /**
+   * The consumer's count of deliveries, redeliveries included: one more than the previous delivery this
+   * process handled only if the consumer delivered nothing to anyone in between.
+   */
+  readonly consumerSequence: number;
 }
 
 export interface ConsumeOptions {
@@ -99,7 +104,12 @@ export async function consume(
       msg.term(error.code);
       return;
     }
-    const delivery = { subject: msg.subject, streamSequence: msg.seq, deliveryCount: msg.info.deliveryCount };
+    const delivery = {
+      subject: msg.subject,
+      streamSequence: msg.seq,
+      deliveryCount: msg.info.deliveryCount,
+      consumerSequence: msg.info.deliverySequence,
+    };
     for (let attempt = 0; !control.stopping; attempt++) {
       const ok = await context.with(extractContext(msg.headers), () =>
         tracer.startActiveSpan(

@@ -73,7 +73,12 @@ export function build(deps: AppDeps): SessionStateApp {
   };
   const projection = new ProjectionConsumers(
     bus,
-    { apply },
+    {
+      apply,
+      forget: (partition) => {
+        projector.forget(partition);
+      },
+    },
     {
       logger,
       ...(deps.durablePrefix === undefined ? {} : { durablePrefix: deps.durablePrefix }),

@@ -26,8 +26,14 @@ export class ProjectionConsumers {
 
   constructor(
     private readonly bus: Bus,
-    /** Applies one event (the projector, then what follows it); resolves once it is durable. */
-    private readonly projector: { readonly apply: (event: AnyEvent, seq: number) => Promise<void> },
+    /**
+     * Applies one event (the projector, then what follows it); resolves once it is durable. `forget` is
+     * told when another instance may have applied events of a partition since this one's last.
+     */
+    private readonly projector: {
+      readonly apply: (event: AnyEvent, seq: number) => Promise<void>;
+      readonly forget: (partition: number) => void;
+    },
     private readonly options: ProjectionConsumersOptions,
   ) {}
 
@@ -36,6 +42,7 @@ export class ProjectionConsumers {
   }
 
   async start(): Promise<void> {
+    const lastDelivery = new Map<number, number>();
     for (let partition = 0; partition < SESSION_PARTITIONS; partition++) {
       this.consumptions.push(
         await this.bus.consume({
@@ -45,7 +52,16 @@ export class ProjectionConsumers {
           maxAckPending: 1,
           // A crashed instance's event in hand goes to another one after this long.
           ackWaitMs: ACK_WAIT_MS,
-          handler: (event, delivery) => this.projector.apply(event, delivery.streamSequence),
+          handler: (event, delivery) => {
+            // Consecutive deliveries all came here; a gap (another instance, a redelivery after a
+            // failed attempt, a consumer made again) may hide writes this instance did not make.
+            const last = lastDelivery.get(partition);
+            if (last === undefined || delivery.consumerSequence !== last + 1) {
+              this.projector.forget(partition);
+            }
+            lastDelivery.set(partition, delivery.consumerSequence);
+            return this.projector.apply(event, delivery.streamSequence);
+          },
         }),
       );
     }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus } from '@holdfast/bus';
-import { STREAMS, decodeEvent, sessionFilter, type AnyEvent } from '@holdfast/events';
+import { STREAMS, decodeEvent, partitionOf, sessionFilter, type AnyEvent } from '@holdfast/events';
 import { SessionLog } from '@holdfast/session-log';
 import { SmHRecords, SmQueue, SmSessions, Store } from '@holdfast/store';
 import { recordingLogger, testInfrastructure, uniqueId } from '@holdfast/testing';
@@ -137,5 +137,29 @@ describe('session projection', () => {
     expect(revoked.sessions[0]).toMatchObject({ recordKept: false, lastSeq: all.at(-1)?.seq });
     await applyAll(all);
     expect(await documents(script.session)).toEqual(revoked);
+  });
+
+  it('reads again what another instance wrote once told to forget the partition, so a redelivery changes nothing', async () => {
+    const script = new SessionScript(bus, uniqueId('s'), 'gw-a', { jid: 'carol@localhost/r' });
+    await script.enable();
+    await script.hibernate();
+    await script.queue();
+    await script.queue();
+    await script.terminate('expired', true);
+    const events = await eventsOf(script.session);
+    // This instance applies the hibernation and first queued stanza (and remembers its writes)...
+    const first = events.findIndex(({ event }) => event.type === 'sm.hibernation_stanza_queued');
+    await applyAll(events.slice(0, first + 1));
+    // ...another one the rest, up to the termination that clears the queue.
+    const other = new SessionProjector(store, new SessionLog(bus), users);
+    for (const { event, seq } of events.slice(first + 1)) await other.apply(event, seq);
+    const ended = await documents(script.session);
+    expect(ended.queue).toEqual([]);
+    // The second queued stanza comes back to this instance (a redelivery): its consumer saw a gap.
+    const redelivered = events[first + 1];
+    if (redelivered === undefined) throw new Error('no second queued stanza');
+    projector.forget(partitionOf(script.session));
+    await projector.apply(redelivered.event, redelivered.seq);
+    expect(await documents(script.session)).toEqual(ended);
   });
 });

@@ -13,7 +13,15 @@ import {
 
 import type { UserSessionsBucket } from '../limits/user-sessions-bucket.js';
 import type { UserSessions } from '../limits/user-sessions.js';
-import { isReplay, projectEvent, queueEntryId, type Projection, type QueueWrite } from './project-event.js';
+import { KnownSessions } from './known-sessions.js';
+import {
+  isReplay,
+  projectEvent,
+  queueEntryId,
+  type Projection,
+  type QueueWrite,
+  type SessionWrite,
+} from './project-event.js';
 
 /** Queue entries inserted per command when a hibernation starts with a long queue. */
 const INSERT_BATCH = 500;
@@ -30,10 +38,15 @@ const DELETE_BATCH = 16;
  * newer one are safe to repeat, because `lastSeq` moves last (a crash in between redoes them). Every
  * filter is `_id` alone, the only one FerretDB serves from an index (docs/ferretdb-compatibility.md): the
  * replay check is the read before the writes, and a partition has one event in flight at a time
- * (ProjectionConsumers), so nothing else writes the document between. Only single-document writes and
- * inserts under unique ids, so FerretDB 1.24 and MongoDB behave alike.
+ * (ProjectionConsumers), so nothing else writes the document between. That read is skipped while this
+ * instance remembers its own last write of the session and applied every event of the partition since
+ * (ProjectionConsumers calls `forget` otherwise). Only single-document writes and inserts under unique
+ * ids, so FerretDB 1.24 and MongoDB behave alike.
  */
 export class SessionProjector {
+  /** This instance's own last writes: while they are current, an event needs no read first. */
+  private readonly known = new KnownSessions();
+
   constructor(
     private readonly store: Store,
     private readonly log: SessionLog,
@@ -50,20 +63,39 @@ export class SessionProjector {
     const { sessionWrite } = projection;
     // A session enters its user's §5 entry when it hibernates: its enabling cannot change the entry.
     const indexed = sessionWrite.kind === 'replace' && event.type !== 'sm.enabled' ? sessionWrite : undefined;
-    const stored = await this.store.run(SmSessions, 'findOne', (collection) =>
-      collection.findOne(
-        { _id: projection.session },
-        { projection: { lastSeq: 1, queueFrom: 1, queueLength: 1 } },
-      ),
-    );
+    const { session } = projection;
+    const stored =
+      this.known.get(session) ??
+      (await this.store.run(SmSessions, 'findOne', (collection) =>
+        collection.findOne({ _id: session }, { projection: { lastSeq: 1, queueFrom: 1, queueLength: 1 } }),
+      ));
     if (isReplay(stored?.lastSeq, seq)) {
       return indexed === undefined ? undefined : this.users.get(indexed.document.bareJid);
     }
-    const queueFrom = await this.applyQueue(projection.session, projection.queue, stored, seq);
-    await this.applyHRecord(projection);
-    const user = indexed === undefined ? undefined : await this.users.apply(indexed.document);
-    await this.applySession(projection, queueFrom);
-    return user;
+    try {
+      const queueFrom = await this.applyQueue(session, projection.queue, stored, seq);
+      await this.applyHRecord(projection);
+      const user = indexed === undefined ? undefined : await this.users.apply(indexed.document);
+      await this.applySession(projection, queueFrom);
+      this.known.set(session, {
+        lastSeq: seq,
+        ...(queueFrom === undefined ? {} : { queueFrom }),
+        queueLength: queueLengthAfter(sessionWrite, stored),
+      });
+      return user;
+    } catch (error) {
+      // Some of its writes may be done: the retry reads what is stored.
+      this.known.delete(session);
+      throw error;
+    }
+  }
+
+  /**
+   * Forgets what this instance wrote for a partition's sessions: another instance may have applied an
+   * event of that partition since (ProjectionConsumers tells), so the next event of each reads again.
+   */
+  forget(partition: number): void {
+    this.known.forget(partition);
   }
 
   /**
@@ -181,5 +213,17 @@ export class SessionProjector {
         if (!(error instanceof DuplicateKeyError) || !onlyDuplicateKeys(error)) throw error;
       }
     }
+  }
+}
+
+/** The queue length the session's document holds after `write` (a moved deadline leaves it as it was). */
+function queueLengthAfter(write: SessionWrite, stored: StoredQueue | null): number {
+  switch (write.kind) {
+    case 'replace':
+      return write.document.queueLength;
+    case 'queue-length':
+      return write.queueLength;
+    case 'deadline':
+      return stored?.queueLength ?? 0;
   }
 }
