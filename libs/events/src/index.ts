@@ -25,6 +25,7 @@ export {
   StanzaSent,
   sessionFilter,
   sessionLaneFilter,
+  sessionQueueSubjects,
   sessionPartitionFilter,
   sessionTypeFilter,
   smState,

@@ -6,6 +6,7 @@ import {
   SmUnackedOutcome,
   decodeEvent,
   sessionLaneFilter,
+  sessionQueueSubjects,
   sessionTypeFilter,
   type AnyEvent,
   type EventDefinition,
@@ -142,7 +143,11 @@ export class SessionLog {
 
   /** Queue entries (sent and queued) of a session from stream sequence `from` on, in order. */
   async entries(session: string, from: number): Promise<QueueEntry[]> {
-    const stored = await this.scan(sessionLaneFilter(session, '*.queue'), from);
+    // One read per queue subject, merged in stream order (why not one `*.queue` read: sessionQueueSubjects).
+    const stored = (
+      await Promise.all(sessionQueueSubjects(session).map((subject) => this.scan(subject, from)))
+    ).flat();
+    stored.sort((a, b) => a.seq - b.seq);
     return stored.flatMap((message) => entryOf(message) ?? []);
   }
 
