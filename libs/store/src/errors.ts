@@ -72,12 +72,16 @@ export function toStoreError(error: unknown, collection: string): unknown {
 }
 
 /**
- * Whether every failure of the write behind `error` was a duplicate key: true for a single insert, and
- * for an unordered bulk insert whose each failed document was already there (a replay, a retried batch).
+ * How many documents of the write behind `error` were already there (a replay, a retried batch): 1 for a
+ * single insert, the failed documents of an unordered bulk insert; undefined when any failure was not a
+ * duplicate key.
  */
-export function onlyDuplicateKeys(error: DuplicateKeyError): boolean {
+export function duplicateKeyCount(error: DuplicateKeyError): number | undefined {
   const { code, writeErrors } = (error.cause ?? {}) as { code?: unknown; writeErrors?: unknown };
-  if (writeErrors === undefined) return code === DUPLICATE_KEY;
+  if (writeErrors === undefined) return code === DUPLICATE_KEY ? 1 : undefined;
   const list = Array.isArray(writeErrors) ? (writeErrors as unknown[]) : [writeErrors];
-  return list.every((writeError) => (writeError as { code?: unknown } | undefined)?.code === DUPLICATE_KEY);
+  const duplicates = list.every(
+    (writeError) => (writeError as { code?: unknown } | undefined)?.code === DUPLICATE_KEY,
+  );
+  return duplicates ? list.length : undefined;
 }

@@ -1,7 +1,7 @@
 import { MongoNetworkError, MongoServerError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 
-import { DuplicateKeyError, isTransient, onlyDuplicateKeys, toStoreError } from './errors.js';
+import { DuplicateKeyError, isTransient, duplicateKeyCount, toStoreError } from './errors.js';
 
 describe('error classification', () => {
   it('treats network trouble, failover codes and raw socket errors as transient', () => {
@@ -39,18 +39,15 @@ describe('error classification', () => {
     expect(toStoreError(other, 'leases')).toBe(other);
   });
 
-  it('calls a bulk write "only duplicates" only if every one of its write errors is one', () => {
+  it('counts the documents a write found already there, and none if any other failure came with them', () => {
     const bulk = (...codes: number[]) =>
       new DuplicateKeyError('offline', undefined, {
         cause: { code: 11000, writeErrors: codes.map((code) => ({ code })) },
       });
-    expect(onlyDuplicateKeys(bulk(11000, 11000))).toBe(true);
-    expect(onlyDuplicateKeys(bulk(11000, 2))).toBe(false);
-    expect(onlyDuplicateKeys(new DuplicateKeyError('offline', undefined, { cause: { code: 11000 } }))).toBe(
-      true,
-    );
-    expect(onlyDuplicateKeys(new DuplicateKeyError('offline', undefined, { cause: { code: 2 } }))).toBe(
-      false,
-    );
+    expect(duplicateKeyCount(bulk(11000, 11000))).toBe(2);
+    expect(duplicateKeyCount(bulk(11000, 2))).toBeUndefined();
+    const single = (code: number) => new DuplicateKeyError('offline', undefined, { cause: { code } });
+    expect(duplicateKeyCount(single(11000))).toBe(1);
+    expect(duplicateKeyCount(single(2))).toBeUndefined();
   });
 });

@@ -26,7 +26,7 @@ export {
   StoreError,
   StoreUnavailableError,
   isTransient,
-  onlyDuplicateKeys,
+  duplicateKeyCount,
   toStoreError,
 } from './errors.js';
 export type { StoreErrorCode } from './errors.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { defineCollection } from './collection.js';
 import { Users } from './collections.js';
-import { DuplicateKeyError, StoreUnavailableError, onlyDuplicateKeys } from './errors.js';
+import { DuplicateKeyError, StoreUnavailableError, duplicateKeyCount } from './errors.js';
 import { Store } from './store.js';
 
 interface Lease {
@@ -94,7 +94,7 @@ describe('store on a real MongoDB-wire server', () => {
       )
       .catch((error: unknown) => error);
     expect(replayed).toBeInstanceOf(DuplicateKeyError);
-    expect(onlyDuplicateKeys(replayed as DuplicateKeyError)).toBe(true);
+    expect(duplicateKeyCount(replayed as DuplicateKeyError)).toBe(2);
     const ids = (await store.collection(Leases).find({ owner: 'bulk' }).toArray()).map((doc) => doc._id);
     expect(ids.sort()).toEqual(['m1', 'm2', 'm3']);
   });

@@ -7,6 +7,7 @@ import { Accounts } from './auth/accounts.js';
 import { Gateway } from './gateway.js';
 import { MessageArchive } from './mam/archive-store.js';
 import { Mam } from './mam/mam-service.js';
+import { OfflineCounts } from './offline/offline-counts.js';
 import { OfflineStore } from './offline/offline-store.js';
 import { RosterRepository } from './roster/index.js';
 import type { ResourceRegistry } from './routing/registry.js';
@@ -30,6 +31,7 @@ export type GatewayConfig = Pick<
   | 'allow_plain_without_tls'
   | 'max_stanza_size'
   | 'max_offline_messages'
+  | 'nats_stream_replicas'
   | 'mam_enabled'
   | 'mam_max_page_size'
   | 'auth_max_failures'
@@ -96,7 +98,12 @@ export function build(deps: AppDeps): GatewayApp {
       bus: deps.bus,
       registry: deps.registry,
       accounts: new Accounts(deps.store, config.xmpp_domain),
-      offline: new OfflineStore(deps.store, config.xmpp_domain, config.max_offline_messages),
+      offline: new OfflineStore(
+        deps.store,
+        new OfflineCounts(deps.bus, deps.store.db.databaseName, { replicas: config.nats_stream_replicas }),
+        config.xmpp_domain,
+        config.max_offline_messages,
+      ),
       mam: new Mam(
         new MessageArchive(deps.store, () => new Date()),
         { enabled: config.mam_enabled, maxPageSize: config.mam_max_page_size },

@@ -640,6 +640,7 @@ export class Gateway implements StreamHost {
       stored.map((message) => stream.deliverDurably(parseStanza(message.stanza))),
     );
     await this.deps.offline.remove(
+      jid.bare().toString(),
       stored.filter((_, index) => taken[index] === true).map((message) => message.id),
     );
   }

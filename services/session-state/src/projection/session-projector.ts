@@ -2,7 +2,7 @@ import type { AnyEvent } from '@holdfast/events';
 import type { SessionLog } from '@holdfast/session-log';
 import {
   DuplicateKeyError,
-  onlyDuplicateKeys,
+  duplicateKeyCount,
   SmHRecords,
   SmQueue,
   SmSessions,
@@ -209,7 +209,7 @@ export class SessionProjector {
           collection.insertMany(batch, { ordered: false }),
         );
       } catch (error) {
-        if (!(error instanceof DuplicateKeyError) || !onlyDuplicateKeys(error)) throw error;
+        if (!(error instanceof DuplicateKeyError) || duplicateKeyCount(error) === undefined) throw error;
       }
     }
   }
