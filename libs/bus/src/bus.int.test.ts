@@ -270,3 +270,23 @@ describe('batch direct gets', () => {
     ).rejects.toBeInstanceOf(NoRespondersError);
   });
 });
+
+describe('last message by subject from the leader', () => {
+  it('reads the newest message matching a filter, and nothing for a filter no message matches', async () => {
+    const session = uniqueId('s');
+    let newest = 0;
+    for (let acked = 1; acked <= 3; acked++) {
+      newest = (await bus.publish(SmAcked, { id: `${session}.ack.${acked}`, data: { session, acked } })).seq;
+    }
+    const last = await bus.lastMessage(STREAMS.session.name, sessionFilter(session));
+    expect(last).toMatchObject({ seq: newest, subject: SmAcked.subject({ session, acked: 3 }) });
+    expect(JSON.parse(new TextDecoder().decode(last?.data))).toMatchObject({ data: { acked: 3 } });
+    expect(await bus.lastMessage(STREAMS.session.name, sessionFilter(uniqueId('nobody')))).toBeUndefined();
+  });
+
+  it('refuses a stream that does not exist with JetStream’s own answer', async () => {
+    await expect(bus.lastMessage('HF_NO_SUCH_STREAM', 'x.>', { timeoutMs: 500 })).rejects.toThrow(
+      /stream not found/,
+    );
+  });
+});

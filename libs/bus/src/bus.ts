@@ -34,6 +34,7 @@ import {
 
 import { consume, type ConsumeOptions, type Consumption } from './consume.js';
 import { directBatch, type DirectBatchRequest, type DirectMessage } from './direct-get.js';
+import { lastMessage, type StoredMessage } from './last-message.js';
 import {
   BusTimeoutError,
   ConcurrencyConflictError,
@@ -168,6 +169,15 @@ export class Bus {
     { timeoutMs = 5000 }: { timeoutMs?: number } = {},
   ): Promise<DirectMessage[]> {
     return directBatch(this.nc, stream, request, timeoutMs);
+  }
+
+  /** The last message of `stream` on a subject matching `filter`, read from its leader (see lastMessage). */
+  async lastMessage(
+    stream: string,
+    filter: string,
+    { timeoutMs = 5000 }: { timeoutMs?: number } = {},
+  ): Promise<StoredMessage | undefined> {
+    return lastMessage(this.nc, stream, filter, timeoutMs);
   }
 
   /** Publishes one event and waits until JetStream stored it (durable) or dropped it as a duplicate. */

@@ -10,6 +10,7 @@ export type {
 } from './bus.js';
 export type { ConsumeOptions, Consumption, Delivery } from './consume.js';
 export type { DirectBatchRequest, DirectMessage } from './direct-get.js';
+export type { StoredMessage } from './last-message.js';
 export {
   BusError,
   BusTimeoutError,

@@ -1,5 +1,10 @@
-import type { StoredMsg } from '@nats-io/jetstream';
-import { type Bus, type DirectMessage, type OutgoingEvent, type Published } from '@holdfast/bus';
+import {
+  type Bus,
+  type DirectMessage,
+  type OutgoingEvent,
+  type Published,
+  type StoredMessage,
+} from '@holdfast/bus';
 import {
   STREAMS,
   SmMamQueried,
@@ -184,14 +189,9 @@ export class SessionLog {
     return found;
   }
 
-  /** The last event matching `filter` (a lane of `sessionLaneFilter`). */
-  async last(filter: string): Promise<StoredMsg | undefined> {
-    try {
-      return (await this.bus.jsm.streams.getMessage(STREAM, { last_by_subj: filter })) ?? undefined;
-    } catch (error) {
-      if (isNoMessage(error)) return undefined;
-      throw error;
-    }
+  /** The last event matching `filter` (a lane of `sessionLaneFilter`), read from the stream's leader. */
+  async last(filter: string): Promise<StoredMessage | undefined> {
+    return this.bus.lastMessage(STREAM, filter);
   }
 }
 
@@ -223,19 +223,6 @@ function entryOf(stored: StoredEvent): QueueEntry | undefined {
 function isLater(a: number, b: number): boolean {
   const distance = (a - b + 2 ** 32) % 2 ** 32;
   return distance !== 0 && distance < 2 ** 31;
-}
-
-/** JetStream answers a last-by-subject get on an empty subject with "no message found" (10037). */
-function isNoMessage(error: unknown): boolean {
-  return (
-    error instanceof Error &&
-    (/no message found|message not found|10037/i.test(`${error.message} ${String(errorCode(error))}`) ||
-      (error as Error & { code?: unknown }).code === 404)
-  );
-}
-
-function errorCode(error: Error): unknown {
-  return (error as Error & { code?: unknown; api_error?: { err_code?: unknown } }).api_error?.err_code;
 }
 
 /** A state without the fields that only mean something in some states. */
