@@ -11,6 +11,7 @@ export type {
 export type { ConsumeOptions, Consumption, Delivery } from './consume.js';
 export type { DirectBatchRequest, DirectMessage } from './direct-get.js';
 export type { StoredMessage } from './last-message.js';
+export { LazyBucket } from './lazy-bucket.js';
 export {
   BusError,
   BusTimeoutError,

@@ -1,5 +1,5 @@
-import { Kvm, type KV } from '@nats-io/kv';
-import { isWrongLastSequence, type Bus } from '@holdfast/bus';
+import type { KV } from '@nats-io/kv';
+import { LazyBucket, isWrongLastSequence, type Bus } from '@holdfast/bus';
 import { encodeToken } from '@holdfast/events';
 
 export const DEFAULT_OFFLINE_COUNTS_BUCKET = 'HF_OFFLINE_COUNTS';
@@ -20,14 +20,20 @@ export interface OfflineCountsOptions {
  * user's messages (a full read) calls.
  */
 export class OfflineCounts {
-  private opened: Promise<KV> | undefined;
+  private readonly bucket: LazyBucket;
 
   constructor(
-    private readonly bus: Bus,
+    bus: Bus,
     /** The database whose messages are counted: deployments (and tests) sharing a NATS stay apart. */
     private readonly database: string,
-    private readonly options: OfflineCountsOptions = {},
-  ) {}
+    options: OfflineCountsOptions = {},
+  ) {
+    this.bucket = new LazyBucket(bus, options.bucket ?? DEFAULT_OFFLINE_COUNTS_BUCKET, {
+      description: 'Holdfast: offline messages held per user (XEP-0160 capacity)',
+      history: 1,
+      replicas: options.replicas ?? 1,
+    });
+  }
 
   /** Takes up to `wanted` places below `capacity`; returns how many it took. */
   async reserve(owner: string, wanted: number, capacity: number): Promise<number> {
@@ -72,19 +78,8 @@ export class OfflineCounts {
     );
   }
 
-  /** Creates the bucket (or binds to it) on first use; a failed attempt is retried by the next call. */
-  private async kv(): Promise<KV> {
-    this.opened ??= new Kvm(this.bus.js)
-      .create(this.options.bucket ?? DEFAULT_OFFLINE_COUNTS_BUCKET, {
-        description: 'Holdfast: offline messages held per user (XEP-0160 capacity)',
-        history: 1,
-        replicas: this.options.replicas ?? 1,
-      })
-      .catch((error: unknown) => {
-        this.opened = undefined;
-        throw error;
-      });
-    return this.opened;
+  private kv(): Promise<KV> {
+    return this.bucket.kv();
   }
 }
 

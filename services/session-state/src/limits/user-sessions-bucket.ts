@@ -1,5 +1,5 @@
-import { Kvm, type KV } from '@nats-io/kv';
-import { isWrongLastSequence, type Bus } from '@holdfast/bus';
+import type { KV } from '@nats-io/kv';
+import { LazyBucket, isWrongLastSequence, type Bus } from '@holdfast/bus';
 import { encodeToken } from '@holdfast/events';
 import type { SmSessionDocument } from '@holdfast/store';
 
@@ -22,12 +22,15 @@ export interface UserSessionsBucketOptions {
  * an index (docs/ferretdb-compatibility.md): at 100,000 sessions each such query took seconds.
  */
 export class UserSessionsBucket {
-  private opened: Promise<KV> | undefined;
+  private readonly bucket: LazyBucket;
 
-  constructor(
-    private readonly bus: Bus,
-    private readonly options: UserSessionsBucketOptions = {},
-  ) {}
+  constructor(bus: Bus, options: UserSessionsBucketOptions = {}) {
+    this.bucket = new LazyBucket(bus, options.bucket ?? DEFAULT_USER_SESSIONS_BUCKET, {
+      description: 'Holdfast: hibernating sessions and kept h-records per user (stream management §5)',
+      history: 1,
+      replicas: options.replicas ?? 1,
+    });
+  }
 
   async get(bareJid: string): Promise<UserSessions> {
     return (await this.read(encodeToken(bareJid))).entry;
@@ -67,18 +70,7 @@ export class UserSessionsBucket {
     return { entry: parseUserSessions(stored.string()) ?? NO_SESSIONS, revision: stored.revision };
   }
 
-  /** Creates the bucket (or binds to it) on first use; a failed attempt is retried by the next call. */
-  private async kv(): Promise<KV> {
-    this.opened ??= new Kvm(this.bus.js)
-      .create(this.options.bucket ?? DEFAULT_USER_SESSIONS_BUCKET, {
-        description: 'Holdfast: hibernating sessions and kept h-records per user (stream management §5)',
-        history: 1,
-        replicas: this.options.replicas ?? 1,
-      })
-      .catch((error: unknown) => {
-        this.opened = undefined;
-        throw error;
-      });
-    return this.opened;
+  private kv(): Promise<KV> {
+    return this.bucket.kv();
   }
 }
