@@ -1007,7 +1007,7 @@ export class Gateway implements StreamHost {
 const DELIVERED: Handoff = { delivered: Promise.resolve() };
 
 /** `sm.terminate` requests carried out at once by one gateway. */
-const TERMINATIONS = 32;
+const TERMINATIONS = 64;
 
 function priorityOf(presence: Element): number {
   const value = Number.parseInt(presence.getChildText('priority') ?? '0', 10);

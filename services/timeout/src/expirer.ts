@@ -6,10 +6,11 @@ import type { PartitionTimers } from './partition-timers.js';
 import type { Timer, TimerTable } from './timer-table.js';
 
 /**
- * Terminations asked for at once per instance: enough to keep the gateways busy, few enough that each
- * is answered well within the request timeout (a gateway works through its own bounded share).
+ * Terminations asked for at once per instance: enough that a gateway's next request is already waiting
+ * when it answers one (its own limit bounds what it works on), few enough that each is answered well
+ * within the request timeout.
  */
-const CONCURRENCY = 64;
+const CONCURRENCY = 128;
 /** How often due timers are collected (ms); a freed slot also collects at once. */
 const TICK_MS = 100;
 const REQUEST_TIMEOUT_MS = 10_000;
