@@ -27,6 +27,8 @@ export interface BenchOptions {
   readonly cpuProf: boolean;
   /** Holdfast without session-state (a diagnosis of what its projection costs). */
   readonly withoutSessionState: boolean;
+  /** Holdfast: FerretDB and session-state run under `nice -n <this>` (0: as everything else). */
+  readonly projectionNice: number;
   readonly quick: boolean;
 }
 
@@ -49,6 +51,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --cpu-prof         Holdfast: run the gateway and timeout processes under node --cpu-prof
                      (profiles in bench/results/cpu-prof-<start time>/)
   --without-session-state  Holdfast: do not start session-state (diagnosis: the cost of its projection)
+  --projection-nice=N  Holdfast: run FerretDB and session-state under nice -n N (1-19; default: not
+                     at all), as if the database and the read model had CPU of their own
   --quick            small numbers for a smoke run (4 pairs, 3 s, 100 sessions, 3 reps;
                      expiry: 2000 sessions over 20 s)
   --help`;
@@ -66,6 +70,15 @@ const positiveNumber = (name: string, value: string): number => {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0)
     throw new UsageError(`--${name} must be a positive number, got '${value}'`);
+  return n;
+};
+
+/** A `nice` increment an unprivileged user may ask for: 1-19 (0 when not given). */
+const niceness = (value: string | undefined): number => {
+  if (value === undefined) return 0;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 19)
+    throw new UsageError(`--projection-nice must be an integer from 1 to 19, got '${value}'`);
   return n;
 };
 
@@ -148,6 +161,7 @@ export function parseBenchArgs(argv: readonly string[], cpuCount: number): Bench
     timeouts: int('timeouts', 2),
     cpuProf: flags.has('cpu-prof'),
     withoutSessionState: flags.has('without-session-state'),
+    projectionNice: niceness(take('projection-nice')),
     quick,
   };
   const unknown = [...values.keys()];

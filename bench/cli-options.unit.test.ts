@@ -22,6 +22,7 @@ describe('parseBenchArgs', () => {
       timeouts: 2,
       cpuProf: false,
       withoutSessionState: false,
+      projectionNice: 0,
       quick: false,
     });
   });
@@ -52,6 +53,9 @@ describe('parseBenchArgs', () => {
       timeouts: 1,
     });
     expect(() => parseBenchArgs(['--timeouts=0'], 2)).toThrow(/--timeouts/);
+    expect(parseBenchArgs(['--projection-nice=10'], 2)).toMatchObject({ projectionNice: 10 });
+    expect(() => parseBenchArgs(['--projection-nice=0'], 2)).toThrow(/1 to 19/);
+    expect(() => parseBenchArgs(['--projection-nice=-5'], 2)).toThrow(/1 to 19/);
   });
 
   it('takes --name=value and --name value, and --quick lowers the defaults', () => {

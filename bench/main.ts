@@ -226,6 +226,7 @@ async function main(): Promise<number> {
         }
       : {}),
     ...(options.withoutSessionState ? { withoutSessionState: true } : {}),
+    ...(options.projectionNice > 0 ? { projectionNice: options.projectionNice } : {}),
   };
   const userCount = Math.max(options.pairs * 2, Math.ceil(options.sessions / SESSIONS_PER_USER) + 1, 2);
   const users = benchUsers(userCount);

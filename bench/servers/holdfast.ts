@@ -25,6 +25,8 @@ export interface HoldfastOptions {
   readonly cpuProfDir?: string;
   /** Leave session-state out (a diagnosis: what its projection costs the rest). */
   readonly withoutSessionState?: boolean;
+  /** Run FerretDB and session-state under `nice -n <this>`: the database and the read model yield the CPU. */
+  readonly projectionNice?: number;
 }
 
 /** A running Holdfast: a Target, plus what the expiry scenario needs to reach the session log. */
@@ -98,7 +100,10 @@ export async function startHoldfast(
   try {
     const nats = await startNatsServer({ storeDir: path.join(dir, 'nats'), port: await freePort() });
     own(nats.process);
-    const ferret = await startFerretDb({ dataDir: path.join(dir, 'ferretdb') });
+    const ferret = await startFerretDb({
+      dataDir: path.join(dir, 'ferretdb'),
+      ...(options.projectionNice === undefined ? {} : { nice: options.projectionNice }),
+    });
     own(ferret.process);
     const port = await freePort();
     const env = childEnvironment({
@@ -133,12 +138,18 @@ export async function startHoldfast(
         `gateway and timeout processes run under node --cpu-prof (profiles in ${options.cpuProfDir})`,
       );
     }
+    if (options.projectionNice !== undefined) {
+      notes.push(`FerretDB and session-state run under nice -n ${options.projectionNice}`);
+    }
     for (const service of services) {
+      const args = service.name === 'gateway' ? profiled(service.main) : [service.main];
+      const niced = service.name === 'session-state' ? options.projectionNice : undefined;
       const child = own(
         launch({
           name: service.name,
-          command: process.execPath,
-          args: service.name === 'gateway' ? profiled(service.main) : [service.main],
+          ...(niced === undefined
+            ? { command: process.execPath, args }
+            : { command: 'nice', args: ['-n', String(niced), process.execPath, ...args] }),
           env: { ...env, NODE_ID: `bench-${service.name}-1` },
           onLine: (line) => {
             problems.line(service.name, line);

@@ -12,6 +12,8 @@ export interface FerretDbOptions {
   readonly port?: number;
   readonly host?: string;
   readonly onLine?: (line: string) => void;
+  /** Run under `nice -n <this>` (every thread of it: the increment is set before it starts). */
+  readonly nice?: number;
 }
 
 export interface RunningFerretDb {
@@ -31,18 +33,20 @@ export async function startFerretDb(options: FerretDbOptions): Promise<RunningFe
   const stateDir = path.join(options.dataDir, 'state');
   mkdirSync(sqliteDir, { recursive: true });
   mkdirSync(stateDir, { recursive: true });
+  const args = [
+    '--telemetry=disable',
+    '--debug-addr=-',
+    '--handler=sqlite',
+    `--sqlite-url=file:${sqliteDir}/`,
+    `--state-dir=${stateDir}`,
+    `--listen-addr=${host}:${port}`,
+    '--log-level=warn',
+  ];
   const process = launch({
     name: 'ferretdb',
-    command: toolPath('ferretdb'),
-    args: [
-      '--telemetry=disable',
-      '--debug-addr=-',
-      '--handler=sqlite',
-      `--sqlite-url=file:${sqliteDir}/`,
-      `--state-dir=${stateDir}`,
-      `--listen-addr=${host}:${port}`,
-      '--log-level=warn',
-    ],
+    ...(options.nice === undefined
+      ? { command: toolPath('ferretdb'), args }
+      : { command: 'nice', args: ['-n', String(options.nice), toolPath('ferretdb'), ...args] }),
     ...(options.onLine ? { onLine: options.onLine } : {}),
   });
   await waitUntil('TCP listener', () => canConnect(host, port), process);
