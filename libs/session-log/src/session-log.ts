@@ -117,10 +117,14 @@ export class SessionLog {
   async snapshot(session: string): Promise<SessionSnapshot | undefined> {
     const record = await this.state(session);
     if (record === undefined) return undefined;
-    const [fence, lastIn, lastAck] = await Promise.all([
+    // A hibernating session's queue starts after the state's own acknowledgement (no connection acks
+    // more), so it is read alongside the rest; should an `ack` say otherwise, it is read again below.
+    const hibernating = record.state.status === 'HIBERNATING';
+    const [fence, lastIn, lastAck, early] = await Promise.all([
       this.fence(session),
       this.last(sessionLaneFilter(session, 'in')),
       this.last(sessionLaneFilter(session, 'ack')),
+      hibernating ? this.entries(session, record.state.ackedThrough + 1) : undefined,
     ]);
     let h = record.state.h;
     // The later of the two, whatever their order in the stream: a state event decided on an older
@@ -140,7 +144,10 @@ export class SessionLog {
         ackedThrough = event.data.through;
       }
     }
-    const entries = await this.entries(session, ackedThrough + 1);
+    const entries =
+      early !== undefined && ackedThrough === record.state.ackedThrough
+        ? early
+        : await this.entries(session, ackedThrough + 1);
     const writtenThrough = record.state.writtenThrough;
     const written = entries.filter((entry) => entry.kind === 'sent' || entry.seq <= writtenThrough).length;
     return { session, record, fence, h, acked, ackedThrough, entries, sent: (acked + written) % 2 ** 32 };
