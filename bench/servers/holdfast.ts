@@ -142,14 +142,13 @@ export async function startHoldfast(
       notes.push(`FerretDB and session-state run under nice -n ${options.projectionNice}`);
     }
     for (const service of services) {
-      const args = service.name === 'gateway' ? profiled(service.main) : [service.main];
       const niced = service.name === 'session-state' ? options.projectionNice : undefined;
       const child = own(
         launch({
           name: service.name,
-          ...(niced === undefined
-            ? { command: process.execPath, args }
-            : { command: 'nice', args: ['-n', String(niced), process.execPath, ...args] }),
+          command: process.execPath,
+          args: service.name === 'gateway' ? profiled(service.main) : [service.main],
+          ...(niced === undefined ? {} : { nice: niced }),
           env: { ...env, NODE_ID: `bench-${service.name}-1` },
           onLine: (line) => {
             problems.line(service.name, line);

@@ -9,6 +9,8 @@ export interface LaunchOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Called for every output line (stdout and stderr), e.g. to forward logs. */
   readonly onLine?: (line: string) => void;
+  /** Run under `nice -n <this>`: every thread of it, as the increment is set before it starts. */
+  readonly nice?: number;
 }
 
 /** A child process owned by whoever launched it: it must be stopped, and its exit is observable. */
@@ -28,7 +30,11 @@ export interface ManagedProcess {
 const KEPT_LINES = 200;
 
 export function launch(options: LaunchOptions): ManagedProcess {
-  const child = spawn(options.command, options.args, {
+  const [command, args] =
+    options.nice === undefined
+      ? [options.command, options.args]
+      : ['nice', ['-n', String(options.nice), options.command, ...options.args]];
+  const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],

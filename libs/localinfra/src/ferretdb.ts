@@ -12,7 +12,7 @@ export interface FerretDbOptions {
   readonly port?: number;
   readonly host?: string;
   readonly onLine?: (line: string) => void;
-  /** Run under `nice -n <this>` (every thread of it: the increment is set before it starts). */
+  /** Run under `nice -n <this>` (see LaunchOptions). */
   readonly nice?: number;
 }
 
@@ -44,9 +44,9 @@ export async function startFerretDb(options: FerretDbOptions): Promise<RunningFe
   ];
   const process = launch({
     name: 'ferretdb',
-    ...(options.nice === undefined
-      ? { command: toolPath('ferretdb'), args }
-      : { command: 'nice', args: ['-n', String(options.nice), toolPath('ferretdb'), ...args] }),
+    command: toolPath('ferretdb'),
+    args,
+    ...(options.nice === undefined ? {} : { nice: options.nice }),
     ...(options.onLine ? { onLine: options.onLine } : {}),
   });
   await waitUntil('TCP listener', () => canConnect(host, port), process);
