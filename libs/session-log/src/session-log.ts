@@ -118,7 +118,9 @@ export class SessionLog {
     const record = await this.state(session);
     if (record === undefined) return undefined;
     // A hibernating session's queue starts after the state's own acknowledgement (no connection acks
-    // more), so it is read alongside the rest; should an `ack` say otherwise, it is read again below.
+    // more), so it is read alongside the rest. It is read again below should an `ack` say otherwise, or
+    // should it have been read before the fence's own entry was stored (every entry up to the fence
+    // must be in a snapshot: a commit fenced on it ends them all).
     const hibernating = record.state.status === 'HIBERNATING';
     const [fence, lastIn, lastAck, early] = await Promise.all([
       this.fence(session),
@@ -145,7 +147,9 @@ export class SessionLog {
       }
     }
     const entries =
-      early !== undefined && ackedThrough === record.state.ackedThrough
+      early !== undefined &&
+      ackedThrough === record.state.ackedThrough &&
+      (fence === record.seq || early.some((entry) => entry.seq >= fence))
         ? early
         : await this.entries(session, ackedThrough + 1);
     const writtenThrough = record.state.writtenThrough;
