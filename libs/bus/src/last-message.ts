@@ -23,7 +23,8 @@ interface MsgGetReply {
  * stream's leader (`STREAM.MSG.GET`, so a write acknowledged before is seen, which a direct get from a
  * replica does not promise), through the connection's shared reply inbox. Why not the JetStream client's
  * `getMessage`: each request it makes builds an Error with a stack trace when it completes, and "no message"
- * comes back as a thrown one; under the expiry bench that was a fifth of the gateway's busy time.
+ * comes back as a thrown one; under the expiry bench such errors, from all of the gateway's requests, were
+ * a fifth of its busy time.
  */
 export async function lastMessage(
   nc: NatsConnection,

@@ -1,4 +1,3 @@
-import type { KV } from '@nats-io/kv';
 import { LazyBucket, isWrongLastSequence, type Bus } from '@holdfast/bus';
 import { encodeToken } from '@holdfast/events';
 
@@ -58,7 +57,7 @@ export class OfflineCounts {
 
   private async change(owner: string, next: (held: number) => number): Promise<void> {
     const key = `${encodeToken(this.database)}.${encodeToken(owner)}`;
-    const kv = await this.kv();
+    const kv = await this.bucket.kv();
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const stored = await kv.get(key);
       const revision = stored?.revision ?? 0;
@@ -76,10 +75,6 @@ export class OfflineCounts {
     throw new Error(
       `offline count of ${owner}: still losing the compare-and-set after ${MAX_ATTEMPTS} attempts`,
     );
-  }
-
-  private kv(): Promise<KV> {
-    return this.bucket.kv();
   }
 }
 

@@ -1,4 +1,3 @@
-import type { KV } from '@nats-io/kv';
 import { LazyBucket, isWrongLastSequence, type Bus } from '@holdfast/bus';
 import { encodeToken } from '@holdfast/events';
 import type { SmSessionDocument } from '@holdfast/store';
@@ -47,7 +46,7 @@ export class UserSessionsBucket {
       const next = withSession(entry, document);
       if (next === entry) return entry;
       try {
-        const kv = await this.kv();
+        const kv = await this.bucket.kv();
         if (isEmpty(next)) await kv.delete(key, { previousSeq: revision });
         else await kv.put(key, JSON.stringify(next), { previousSeq: revision });
         return next;
@@ -62,15 +61,11 @@ export class UserSessionsBucket {
 
   /** The entry under `key` and the revision to write on top of (0: never written). */
   private async read(key: string): Promise<{ entry: UserSessions; revision: number }> {
-    const stored = await (await this.kv()).get(key);
+    const stored = await (await this.bucket.kv()).get(key);
     if (stored === null) return { entry: NO_SESSIONS, revision: 0 };
     if (stored.operation !== 'PUT') return { entry: NO_SESSIONS, revision: stored.revision };
     // An unreadable entry is replaced by the next write: the index only speeds up the limits, and each
     // of the user's sessions enters it again with its next state change.
     return { entry: parseUserSessions(stored.string()) ?? NO_SESSIONS, revision: stored.revision };
-  }
-
-  private kv(): Promise<KV> {
-    return this.bucket.kv();
   }
 }
