@@ -23,6 +23,18 @@ export interface RunningFerretDb {
 }
 
 /**
+ * The SQLite files in `dir`, with commits synced at WAL checkpoints instead of at every commit
+ * (`synchronous(normal)`; FerretDB keeps its WAL default). FerretDB makes every write its own transaction
+ * and SQLite has one writer at a time, so with the default (`full`) every write of every service waited
+ * for the fsync of the one before it. A commit still survives a crash of FerretDB or of any other process;
+ * only a power loss or OS crash can undo the commits since the last checkpoint
+ * (docs/ferretdb-compatibility.md). This is the local and test database; production runs MongoDB.
+ */
+function sqliteUrl(dir: string): string {
+  return `file:${dir}/?_pragma=synchronous(normal)`;
+}
+
+/**
  * Starts the pinned FerretDB (MongoDB wire protocol on SQLite) and waits until it accepts connections.
  * Telemetry to its vendor is disabled and its debug HTTP listener is off: nothing may call out.
  */
@@ -37,7 +49,7 @@ export async function startFerretDb(options: FerretDbOptions): Promise<RunningFe
     '--telemetry=disable',
     '--debug-addr=-',
     '--handler=sqlite',
-    `--sqlite-url=file:${sqliteDir}/`,
+    `--sqlite-url=${sqliteUrl(sqliteDir)}`,
     `--state-dir=${stateDir}`,
     `--listen-addr=${host}:${port}`,
     '--log-level=warn',
