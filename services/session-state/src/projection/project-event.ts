@@ -4,6 +4,11 @@ import type { SmHRecordDocument, SmQueueDocument, SmSessionDocument } from '@hol
 
 /** What one state or queue event changes in the `sm_sessions` document. */
 export type SessionWrite =
+  /**
+   * The session's first event (`sm.enabled`): its document is new, unless this event or a later one was
+   * applied before (a replay).
+   */
+  | { readonly kind: 'create'; readonly document: SmSessionDocument }
   | { readonly kind: 'replace'; readonly document: SmSessionDocument }
   /** A moved deadline (§6 set_deadline): the rest of the document, its queue length included, stays. */
   | { readonly kind: 'deadline'; readonly deadline: Date; readonly lastSeq: number; readonly updatedAt: Date }
@@ -70,7 +75,16 @@ export function projectEvent(event: AnyEvent, seq: number): Projection | undefin
         hRecord: { kind: 'none' },
       };
     case 'sm.enabled':
-      return stateProjection(event.data.session, event.data.state, seq, at, 0, { kind: 'none' });
+      return {
+        session: event.data.session,
+        sessionWrite: {
+          kind: 'create',
+          document: sessionDocument(event.data.session, event.data.state, seq, at, 0),
+        },
+        queue: { kind: 'none' },
+        // An enabled session is ACTIVE: it has no h-record.
+        hRecord: { kind: 'none' },
+      };
     case 'sm.hibernation_started':
       return stateProjection(event.data.session, event.data.state, seq, at, event.data.queued, {
         kind: 'load',

@@ -35,7 +35,7 @@ describe('projectEvent', () => {
     expect(projection).toEqual({
       session: 's1',
       sessionWrite: {
-        kind: 'replace',
+        kind: 'create',
         document: {
           _id: 's1',
           jid: 'alice@localhost/phone',

@@ -97,6 +97,22 @@ describe('session projection', () => {
     expect(await documents(script.session)).toEqual(once);
   });
 
+  it('leaves a session that has moved on as it is when its first event comes again', async () => {
+    const script = new SessionScript(bus, uniqueId('s'), 'gw-a', { jid: 'dave@localhost/r' });
+    await script.enable();
+    await script.hibernate();
+    const events = await eventsOf(script.session);
+    await applyAll(events);
+    const hibernating = await documents(script.session);
+    expect(hibernating.sessions[0]).toMatchObject({ status: 'HIBERNATING' });
+    const enabled = events[0];
+    if (enabled?.event.type !== 'sm.enabled') throw new Error('the log does not start with sm.enabled');
+    // Handed the enabling again: another instance (after a crash before its ack), then this one.
+    await new SessionProjector(store, new SessionLog(bus), users).apply(enabled.event, enabled.seq);
+    await projector.apply(enabled.event, enabled.seq);
+    expect(await documents(script.session)).toEqual(hibernating);
+  });
+
   it('keeps an h-record for an expired session, drops it when revoked, and clears the queue; replays change nothing', async () => {
     const script = new SessionScript(bus, uniqueId('s'), 'gw-a', { jid: 'bob@localhost/r' });
     await script.enable();

@@ -37,10 +37,10 @@ const DELETE_BATCH = 16;
  * event at or below a session's `lastSeq` changes nothing, and the queue, h-record and index writes of a
  * newer one are safe to repeat, because `lastSeq` moves last (a crash in between redoes them). Every
  * filter is `_id` alone, the only one FerretDB serves from an index (docs/ferretdb-compatibility.md): the
- * replay check is the read before the writes, and a partition has one event in flight at a time
- * (ProjectionConsumers), so nothing else writes the document between. That read is skipped while this
- * instance remembers its own last write of the session and applied every event of the partition since
- * (ProjectionConsumers calls `forget` otherwise). Only single-document writes and inserts under unique
+ * replay check is the read before the writes (for a session's first event, its insert), and a partition
+ * has one event in flight at a time (ProjectionConsumers), so nothing else writes the document between.
+ * That read is skipped while this instance remembers its own last write of the session and applied every
+ * event of the partition since (ProjectionConsumers calls `forget` otherwise). Only single-document writes and inserts under unique
  * ids, so FerretDB 1.24 and MongoDB behave alike.
  */
 export class SessionProjector {
@@ -61,8 +61,12 @@ export class SessionProjector {
     const projection = projectEvent(event, seq);
     if (projection === undefined) return undefined;
     const { sessionWrite } = projection;
-    // A session enters its user's §5 entry when it hibernates: its enabling cannot change the entry.
-    const indexed = sessionWrite.kind === 'replace' && event.type !== 'sm.enabled' ? sessionWrite : undefined;
+    // A session enters its user's §5 entry when it hibernates, so its enabling returns none.
+    if (sessionWrite.kind === 'create') {
+      await this.create(sessionWrite.document);
+      return undefined;
+    }
+    const indexed = sessionWrite.kind === 'replace' ? sessionWrite : undefined;
     const { session } = projection;
     const stored =
       this.known.get(session) ??
@@ -87,6 +91,22 @@ export class SessionProjector {
       // Some of its writes may be done: the retry reads what is stored.
       this.known.delete(session);
       throw error;
+    }
+  }
+
+  /**
+   * Inserts a new session's document. Its first event writes nothing else (no queue, no h-record, no §5
+   * entry), and a document already there was written by this event or a later one: the insert's duplicate
+   * key is the replay check, with no read before it.
+   */
+  private async create(document: SmSessionDocument): Promise<void> {
+    try {
+      await this.store.run(SmSessions, 'insertOne', (collection) => collection.insertOne(document));
+      this.known.set(document._id, { lastSeq: document.lastSeq, queueLength: 0 });
+    } catch (error) {
+      if (!(error instanceof DuplicateKeyError)) throw error;
+      // A replay: what is stored is newer than what this instance knows.
+      this.known.delete(document._id);
     }
   }
 
@@ -218,6 +238,7 @@ export class SessionProjector {
 /** The queue length the session's document holds after `write` (a moved deadline leaves it as it was). */
 function queueLengthAfter(write: SessionWrite, stored: StoredQueue | null): number {
   switch (write.kind) {
+    case 'create':
     case 'replace':
       return write.document.queueLength;
     case 'queue-length':
