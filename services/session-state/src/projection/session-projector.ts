@@ -40,8 +40,8 @@ const DELETE_BATCH = 16;
  * replay check is the read before the writes (for a session's first event, its insert), and a partition
  * has one event in flight at a time (ProjectionConsumers), so nothing else writes the document between.
  * That read is skipped while this instance remembers its own last write of the session and applied every
- * event of the partition since (ProjectionConsumers calls `forget` otherwise). Only single-document writes and inserts under unique
- * ids, so FerretDB 1.24 and MongoDB behave alike.
+ * event of the partition since (ProjectionConsumers calls `forget` otherwise). Only single-document
+ * writes and inserts under unique ids, so FerretDB 1.24 and MongoDB behave alike.
  */
 export class SessionProjector {
   /** This instance's own last writes: while they are current, an event needs no read first. */
