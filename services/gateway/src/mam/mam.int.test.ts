@@ -354,7 +354,7 @@ describe('MAM (XEP-0313): queries', () => {
 
 describe('MAM off (MAM_ENABLED=false)', () => {
   it('archives nothing and adds no stanza-id, still strips forged ones, and answers queries service-unavailable', async () => {
-    // Scripted clients: the second cluster's certificate is not the one this process trusts.
+    // Scripted clients, on plaintext streams (PLAIN).
     const port = off.gateways[0]?.listening.c2sPort ?? 0;
     const [alice, bob] = await Promise.all([
       SmClient.bound(port, 'alice', 'alice-pw', 'off'),

@@ -11,7 +11,7 @@ import { recordingLogger, testInfrastructure, uniqueId } from '@holdfast/testing
 import { build, type GatewayApp, type Listening } from '../app.js';
 import { Accounts } from '../auth/accounts.js';
 import { ResourceRegistry } from '../routing/registry.js';
-import { loadOrGenerateCertificate } from '../transport/certificate.js';
+import { loadOrGenerateCertificate, type Certificate } from '../transport/certificate.js';
 
 export interface RunningGateway {
   readonly node: string;
@@ -31,7 +31,19 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-let trusted = false;
+/**
+ * One certificate for every cluster of this process, added to Node's default CAs once: clusters may start
+ * concurrently (a certificate each would leave all but the first one trusted).
+ */
+let certificate: Promise<Certificate> | undefined;
+
+function trustedCertificate(domain: string): Promise<Certificate> {
+  certificate ??= loadOrGenerateCertificate({ domain }).then((generated) => {
+    tls.setDefaultCACertificates([...tls.getCACertificates('default'), generated.cert]);
+    return generated;
+  });
+  return certificate;
+}
 
 /**
  * Gateways in this process, each with its own NATS connection and node id, sharing the test run's
@@ -43,13 +55,9 @@ export async function startCluster(options: { gateways: number; env?: Environmen
   const infra = testInfrastructure();
   const domain = 'localhost';
   const dir = mkdtempSync(path.join(tmpdir(), 'holdfast-gw-'));
-  const certificate = await loadOrGenerateCertificate({ domain });
-  writeFileSync(path.join(dir, 'cert.pem'), certificate.cert);
-  writeFileSync(path.join(dir, 'key.pem'), certificate.key);
-  if (!trusted) {
-    tls.setDefaultCACertificates([...tls.getCACertificates('default'), certificate.cert]);
-    trusted = true;
-  }
+  const { cert, key } = await trustedCertificate(domain);
+  writeFileSync(path.join(dir, 'cert.pem'), cert);
+  writeFileSync(path.join(dir, 'key.pem'), key);
   const dbName = uniqueId('gw');
   const bucket = uniqueId('RES');
   const store = await Store.open({ url: infra.mongoUrl, dbName, logger: recordingLogger() });
