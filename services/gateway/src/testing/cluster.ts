@@ -36,9 +36,10 @@ export interface TestCluster {
  * concurrently (a certificate each would leave all but the first one trusted).
  */
 let certificate: Promise<Certificate> | undefined;
+const DOMAIN = 'localhost';
 
-function trustedCertificate(domain: string): Promise<Certificate> {
-  certificate ??= loadOrGenerateCertificate({ domain }).then((generated) => {
+function trustedCertificate(): Promise<Certificate> {
+  certificate ??= loadOrGenerateCertificate({ domain: DOMAIN }).then((generated) => {
     tls.setDefaultCACertificates([...tls.getCACertificates('default'), generated.cert]);
     return generated;
   });
@@ -53,9 +54,8 @@ function trustedCertificate(domain: string): Promise<Certificate> {
  */
 export async function startCluster(options: { gateways: number; env?: Environment }): Promise<TestCluster> {
   const infra = testInfrastructure();
-  const domain = 'localhost';
   const dir = mkdtempSync(path.join(tmpdir(), 'holdfast-gw-'));
-  const { cert, key } = await trustedCertificate(domain);
+  const { cert, key } = await trustedCertificate();
   writeFileSync(path.join(dir, 'cert.pem'), cert);
   writeFileSync(path.join(dir, 'key.pem'), key);
   const dbName = uniqueId('gw');
@@ -68,7 +68,7 @@ export async function startCluster(options: { gateways: number; env?: Environmen
     const logs = recordingLogger();
     const { config } = loadConfig({
       NODE_ID: node,
-      XMPP_DOMAIN: domain,
+      XMPP_DOMAIN: DOMAIN,
       C2S_PORT: '0',
       XMPP_WEBSOCKET_PORT: '0',
       TLS_CERT_FILE: path.join(dir, 'cert.pem'),
@@ -88,9 +88,9 @@ export async function startCluster(options: { gateways: number; env?: Environmen
     gateways.push({ node, app, listening: await app.listen(), bus, logs });
   }
   return {
-    domain,
+    domain: DOMAIN,
     gateways,
-    accounts: new Accounts(store, domain),
+    accounts: new Accounts(store, DOMAIN),
     store,
     service: (index) => `xmpp://127.0.0.1:${gateways[index]?.listening.c2sPort ?? 0}`,
     stop: async () => {
